@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PbrConfig(AppConfig):
+    name = "pbr"
+    verbose_name = "Core: organisations, people, audit"

@@ -1,0 +1,22 @@
+"""The Celery application. Settings live in Django settings under the CELERY_ namespace."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pbr.settings.dev")
+
+# DjangoTask gives every task .delay_on_commit(), so work is only enqueued once the
+# transaction that created its inputs has committed.
+app = Celery("pbr", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The beat schedule lives in code so that it is reviewed and versioned like everything else.
+app.conf.beat_schedule = {
+    "record-heartbeat": {
+        "task": "pbr.tasks.heartbeat",
+        "schedule": crontab(minute="*/15"),
+    },
+}

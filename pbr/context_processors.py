@@ -1,0 +1,32 @@
+"""Navigation by role: each role sees the sections it can use."""
+
+from django.urls import reverse
+
+from .models import Role
+
+
+def navigation_for(user):
+    if not getattr(user, "is_authenticated", False):
+        return []
+    items = [("Home", reverse("home"))]
+    if user.role == Role.PROVIDER_MANAGER or user.is_site_admin:
+        items.append(("API tokens", reverse("api_token_list")))
+    items.append(("Audit log", reverse("audit_event_list")))
+    items.append(("Background jobs", reverse("job_list")))
+    if user.is_site_admin:
+        items.append(("Organisations", reverse("organisation_list")))
+        items.append(("Admin", reverse("admin:index")))
+    else:
+        items.append(("My organisation", reverse("organisation_list")))
+    items.append(("API", reverse("api-docs")))
+    return items
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    current = request.path
+    items = []
+    for label, url in navigation_for(user):
+        active = current == url or (url != "/" and current.startswith(url))
+        items.append({"label": label, "url": url, "active": active})
+    return {"navigation_items": items}

@@ -1,0 +1,120 @@
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from pbr.models import OrganisationKind, Role
+from tests.factories import OrganisationFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class World:
+    """One organisation of each kind with a user of each role: used to prove isolation."""
+
+    commissioning_body: object
+    provider: object
+    audit_body: object
+    users: dict
+
+
+def make_world(label):
+    commissioning_body = OrganisationFactory(name=f"{label} Council",
+                                             kind=OrganisationKind.COMMISSIONING_BODY)
+    provider = OrganisationFactory(name=f"{label} Provider", kind=OrganisationKind.PROVIDER)
+    audit_body = OrganisationFactory(name=f"{label} Audit", kind=OrganisationKind.AUDIT_BODY)
+    org_for = {
+        Role.COMMISSIONER: commissioning_body,
+        Role.PROVIDER_USER: provider,
+        Role.PROVIDER_MANAGER: provider,
+        Role.AUDITOR: audit_body,
+    }
+    users = {role: UserFactory(username=f"{label.lower()}-{role}", role=role, organisation=org)
+             for role, org in org_for.items()}
+    return World(commissioning_body, provider, audit_body, users)
+
+
+@pytest.fixture
+def world_a(db):
+    return make_world("Alpha")
+
+
+@pytest.fixture
+def world_b(db):
+    return make_world("Beta")
+
+
+@pytest.fixture
+def site_admin(db):
+    return UserFactory(username="site-admin", role=Role.SITE_ADMIN, organisation=None,
+                       is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clean_evidence_root():
+    yield
+    shutil.rmtree(settings.EVIDENCE_ROOT, ignore_errors=True)
+
+
+def _database_url(settings_dict):
+    engine = settings_dict["ENGINE"]
+    if "postgresql" in engine:
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or "5432"
+        user = settings_dict.get("USER") or "postgres"
+        password = settings_dict.get("PASSWORD") or ""
+        auth = f"{user}:{password}@" if password else f"{user}@"
+        return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+    return f"sqlite:///{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the real broker, pointed at the test database.
+
+    Skipped without CELERY_BROKER_URL unless PBR_REQUIRE_BROKER is set (CI sets it, so there a
+    missing broker fails instead of skipping).
+    """
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker:
+        if os.environ.get("PBR_REQUIRE_BROKER"):
+            pytest.fail("PBR_REQUIRE_BROKER is set but CELERY_BROKER_URL is not.")
+        pytest.skip("No CELERY_BROKER_URL: set it (CI does) to test through a real broker and worker.")
+    from django.db import connection
+
+    queue = f"pbr-test-{os.getpid()}"
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="pbr.settings.test",
+               DATABASE_URL=_database_url(connection.settings_dict), PBR_TEST_WORKER="1")
+    log = open(ROOT / "var" / f"celery-test-worker-{os.getpid()}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "pbr", "worker", "--pool=solo", "--concurrency=1",
+         "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel=INFO",
+         "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    from pbr.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"Celery worker exited early; see {log.name}")
+        replies = app.control.ping(timeout=1, destination=[f"test-{os.getpid()}@{os.uname().nodename}"])
+        if replies:
+            break
+    else:
+        proc.terminate()
+        pytest.fail(f"Celery worker did not answer within 60 s; see {log.name}")
+    yield {"queue": queue, "pid": proc.pid, "process": proc}
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
