@@ -1,0 +1,61 @@
+"""Entitlement to date: every mechanism in dependency order."""
+
+from __future__ import annotations
+
+from contracts.definition import ContractDefinition, Period
+from contracts.definition.model import (
+    Cap,
+    CohortBaseline,
+    CoreInstalments,
+    OnAccountReconciliation,
+    PerformancePayment,
+    PeriodicBonus,
+    SampleRecovery,
+    TargetBand,
+    ThresholdPenalty,
+    VolumeReconciliation,
+)
+
+from . import adjust, measures, schedule
+from .claims import assess_claims
+from .context import Context
+from .types import Assessment, Facts, Line
+
+# Scheduled money first (reconciliations read it), then claims and measures, then recoveries,
+# and caps last because they look at everything else.
+MEASURES = (
+    (OnAccountReconciliation, schedule.on_account_reconciliation),
+    (VolumeReconciliation, schedule.volume_reconciliation),
+    (TargetBand, measures.target_band),
+    (PeriodicBonus, measures.periodic_bonus),
+    (ThresholdPenalty, measures.threshold_penalty),
+    (PerformancePayment, measures.performance_payment),
+    (CohortBaseline, measures.cohort_baseline),
+    (SampleRecovery, adjust.sample_recovery),
+)
+
+
+def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str) -> Assessment:
+    ctx = Context.create(defn, facts, up_to_period)
+    for rule in defn.rules:
+        if isinstance(rule, CoreInstalments):
+            schedule.core_instalments(ctx, rule)
+    assess_claims(ctx)
+    for rule_type, mechanism in MEASURES:
+        for rule in defn.rules:
+            if isinstance(rule, rule_type):
+                mechanism(ctx, rule)
+    if facts.samples and not any(isinstance(r, SampleRecovery) for r in defn.rules):
+        ctx.notes.append("post-payment samples were supplied but the contract has no "
+                         "sample_recovery rule, so nothing is recovered.")
+    for rule in defn.rules:
+        if isinstance(rule, Cap):
+            adjust.caps(ctx, rule)
+    lines = tuple(ln for ln in ctx.lines if ctx.reached(ctx.period(ln.period)))
+    return Assessment(lines=lines, refusals=tuple(ctx.refusals), notes=tuple(ctx.notes))
+
+
+def entitlement(defn: ContractDefinition, facts: Facts,
+                up_to_period: Period | str) -> list[Line]:
+    """Cumulative entitlement up to and including ``up_to_period``."""
+    return list(calculate(defn, facts, up_to_period).lines)
