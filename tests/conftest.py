@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from pbr.models import OrganisationKind, Role
-from tests.factories import OrganisationFactory, UserFactory
+# Django-dependent imports are inside the fixtures so that the pure-engine tests
+# (tests/engine) can run with `-p no:django`.
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +25,9 @@ class World:
 
 
 def make_world(label):
+    from pbr.models import OrganisationKind, Role
+    from tests.factories import OrganisationFactory, UserFactory
+
     commissioning_body = OrganisationFactory(name=f"{label} Council",
                                              kind=OrganisationKind.COMMISSIONING_BODY)
     provider = OrganisationFactory(name=f"{label} Provider", kind=OrganisationKind.PROVIDER)
@@ -53,6 +55,9 @@ def world_b(db):
 
 @pytest.fixture
 def site_admin(db):
+    from pbr.models import Role
+    from tests.factories import UserFactory
+
     return UserFactory(username="site-admin", role=Role.SITE_ADMIN, organisation=None,
                        is_staff=True, is_superuser=True)
 
@@ -60,6 +65,13 @@ def site_admin(db):
 @pytest.fixture(autouse=True, scope="session")
 def _clean_evidence_root():
     yield
+    try:
+        from django.conf import settings
+
+        if not settings.configured:
+            return
+    except ImportError:
+        return
     shutil.rmtree(settings.EVIDENCE_ROOT, ignore_errors=True)
 
 

@@ -158,10 +158,10 @@ def _evidence_storage():
         if EVIDENCE_S3_REGION:
             options["region_name"] = EVIDENCE_S3_REGION
         return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
-    # base_url=None: the storage cannot produce a public URL, so nothing can link to it directly.
+    # This storage cannot produce a URL, so nothing can link to evidence directly.
     return {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(EVIDENCE_ROOT), "base_url": None,
+        "BACKEND": "pbr.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"location": str(EVIDENCE_ROOT),
                     "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
     }
 

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
@@ -54,6 +56,8 @@ def test_orm_cannot_update_or_delete_an_audit_event(world_a):
 @pytest.mark.django_db
 def test_raw_sql_cannot_update_or_delete_an_audit_event(world_a):
     if connection.vendor != "postgresql":
+        if os.environ.get("PBR_REQUIRE_POSTGRES"):
+            pytest.fail("PBR_REQUIRE_POSTGRES is set but the tests are not running on PostgreSQL.")
         pytest.skip("Database-level protection is a PostgreSQL trigger; SQLite has no equivalent "
                     "here, so this runs in CI against PostgreSQL.")
     event = audit_event(world_a.provider)
