@@ -386,8 +386,9 @@ class Cap(RuleBase):
     outcomes: tuple[str, ...] = fld((), doc="Only lines for these outcomes; empty = all.")
     maximum: Decimal | None = fld(None, money=True, doc="Cap amount.")
     minimum: Decimal | None = fld(None, money=True, doc="Floor (collar) amount.")
-    maximum_pct: Decimal | None = fld(None, pct=True, doc="Cap as a share of annual_value.")
-    minimum_pct: Decimal | None = fld(None, pct=True, doc="Floor as a share of annual_value.")
+    # may exceed 100 (Sheffield's 105% cap), so checked only for sign, like money
+    maximum_pct: Decimal | None = fld(None, money=True, doc="Cap as a share of annual_value.")
+    minimum_pct: Decimal | None = fld(None, money=True, doc="Floor as a share of annual_value.")
     allocation_cap: str | None = fld(
         None, doc="Cap at this allocation's share of maximum_value (weighted outcome pots).")
 

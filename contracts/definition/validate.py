@@ -128,7 +128,7 @@ def semantic(defn: ContractDefinition) -> list[ValidationError]:
 
     for path, f, value in _walk(defn, ""):
         if isinstance(value, Decimal) and f.metadata.get("money") and value < 0:
-            err(path, f"a price or amount must not be negative (got {fmt_number(value)})",
+            err(path, f"a price, amount or limit must not be negative (got {fmt_number(value)})",
                 "negative-amount")
         if isinstance(value, Decimal) and f.metadata.get("pct") and not 0 <= value <= 100:
             err(path, f"a percentage must be between 0 and 100 (got {fmt_number(value)})",
