@@ -103,6 +103,8 @@ def test_csv_cells_cannot_become_formulas():
 
 def _production_env(**extra):
     env = dict(os.environ)
+    # The browser tests' conftest sets this for Playwright; a deployment never has it.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="pbr.example.org",
                DATABASE_URL="sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"))
     env.update(extra)
