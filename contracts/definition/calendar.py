@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from .model import Calendar, ContractDefinition, ReconciliationGroup
 
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from jsonschema.exceptions import best_match
 
 from .calendar import calendar_problems, default_groups
 from .model import (
@@ -22,13 +23,13 @@ from .model import (
     OnAccountReconciliation,
     PerformancePayment,
     PeriodicBonus,
-    Tariff,
     TargetBand,
+    Tariff,
     ThresholdPenalty,
     VolumeReconciliation,
 )
 from .money import HUNDRED, fmt_number
-from .serial import BuildError, build
+from .serial import DATE_PATTERN, DECIMAL_PATTERN, BuildError, build
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "contract-v1.schema.json"
 
@@ -64,24 +65,36 @@ def _json_path(parts) -> str:
     return out
 
 
+def _wants_decimal(schema_part: dict[str, Any]) -> bool:
+    return any(alt.get("pattern") == DECIMAL_PATTERN or _wants_decimal(alt)
+               for alt in schema_part.get("anyOf", ()))
+
+
 def _structural(data: Any) -> list[ValidationError]:
     validator = jsonschema.Draft202012Validator(schema())
     errors = []
     for err in validator.iter_errors(data):
-        # Rule bodies are checked by if/then; report the leaf errors rather than the wrapper.
-        leaves = [err] if not err.context else [e for e in err.context]
-        for leaf in leaves:
-            path = _json_path(leaf.absolute_path)
-            if leaf.validator == "additionalProperties":
-                extra = sorted(set(leaf.instance) - set(leaf.schema.get("properties", {})))
-                msg = f"unknown field(s) {', '.join(extra)}"
-            elif leaf.validator == "required":
-                msg = leaf.message.replace("is a required property", "is required")
-            elif leaf.validator == "anyOf" and "pattern" in json.dumps(leaf.schema):
-                msg = f"{leaf.instance!r} is not a number or date in the expected form"
-            else:
-                msg = leaf.message
-            errors.append(ValidationError(path, msg, f"schema-{leaf.validator}"))
+        leaf = err
+        if err.validator == "anyOf" and err.context:
+            if _wants_decimal(err.schema):
+                errors.append(ValidationError(_json_path(err.absolute_path), f"{err.instance!r} "
+                              "is not a number; write amounts as text such as \"1200.50\"",
+                              "schema-number"))
+                continue
+            # An optional field: explain what the non-null alternative wanted.
+            leaf = best_match(e for e in err.context if e.validator != "type"
+                              or e.validator_value != "null") or err
+        path = _json_path(leaf.absolute_path)
+        if leaf.validator == "additionalProperties":
+            extra = sorted(set(leaf.instance) - set(leaf.schema.get("properties", {})))
+            msg = f"unknown field(s) {', '.join(extra)}"
+        elif leaf.validator == "required":
+            msg = leaf.message.replace("is a required property", "is required")
+        elif leaf.validator == "pattern" and leaf.schema.get("pattern") == DATE_PATTERN:
+            msg = f"{leaf.instance!r} is not a date; write it as YYYY-MM-DD"
+        else:
+            msg = leaf.message
+        errors.append(ValidationError(path, msg, f"schema-{leaf.validator}"))
     unique = {(e.path, e.message): e for e in errors}
     return sorted(unique.values(), key=lambda e: e.path)
 
@@ -128,10 +141,10 @@ def semantic(defn: ContractDefinition) -> list[ValidationError]:
 
     for path, f, value in _walk(defn, ""):
         if isinstance(value, Decimal) and f.metadata.get("money") and value < 0:
-            err(path, f"a price, amount or limit must not be negative (got {fmt_number(value)})",
+            err(path, f"a price, amount or limit must not be negative (got {value})",
                 "negative-amount")
         if isinstance(value, Decimal) and f.metadata.get("pct") and not 0 <= value <= 100:
-            err(path, f"a percentage must be between 0 and 100 (got {fmt_number(value)})",
+            err(path, f"a percentage must be between 0 and 100 (got {value})",
                 "pct-range")
 
     for path, message in calendar_problems(defn):

@@ -23,8 +23,8 @@ def attachment(cid, who, day, segment):
 def participant_a(extra_sustainments: int = 0):
     """A (JSA_18_24), attached 4 Jul 2011, in work from 5 Sep 2011, served by T1-NORTH,
     with 21 sustainment claims every 28 days after the job outcome."""
-    common = dict(segment="JSA_18_24", attachment_date=date(2011, 7, 4),
-                  subcontractor="T1-NORTH")
+    common = {"segment": "JSA_18_24", "attachment_date": date(2011, 7, 4),
+                  "subcontractor": "T1-NORTH"}
     claims = [
         claim("A-att", "A", "attachment", date(2011, 7, 4), **common),
         claim("A-entry", "A", "job_entry", date(2011, 9, 5), **common),
