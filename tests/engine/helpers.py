@@ -13,7 +13,8 @@ def D(value) -> Decimal:  # noqa: N802 - reads like the literal it stands for
 
 
 def iv(indicator: str, period: str, value, **kw) -> IndicatorValue:
-    return IndicatorValue(indicator=indicator, period=period, value=D(value), **kw)
+    return IndicatorValue(indicator=indicator, period=period,
+                          value=None if value is None else D(value), **kw)
 
 
 def claim(cid: str, participant: str, outcome: str, achieved: date, **kw) -> Claim:
