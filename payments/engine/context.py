@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from contracts.definition import ContractDefinition, Period, periods
 from contracts.definition.model import Indicator
+from contracts.definition.money import money
 
 from .types import ExternalValue, Facts, IndicatorValue, Line, Refusal
 
@@ -97,7 +98,8 @@ class Context:
         return "%" if ind.kind == "rate" or ind.unit == "%" else ""
 
     def add(self, line: Line) -> None:
-        self.lines.append(line)
+        # Lines are rounded where computed; this only fixes the representation to two places.
+        self.lines.append(replace(line, amount=money(line.amount)))
 
     def rule_lines(self, rule_id: str) -> list[Line]:
         return [ln for ln in self.lines if ln.rule_id == rule_id]
