@@ -1,0 +1,39 @@
+"""One function per contract action, each returning a Decision (allowed, reason)."""
+
+from pbr.models import Role
+from pbr.permissions import ALLOW, Decision
+
+
+def _signed_in(user):
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Decision(False, "You need to sign in.")
+    return None
+
+
+def can_design_contracts(user):
+    if denied := _signed_in(user):
+        return denied
+    if user.is_site_admin or user.role == Role.COMMISSIONER:
+        return ALLOW
+    return Decision(False, "Only commissioners can design or import contracts.")
+
+
+def _manages(user, contract):
+    return user.is_site_admin or (user.role == Role.COMMISSIONER
+                                  and user.organisation_id == contract.commissioner_id)
+
+
+def can_publish_terms(user, version):
+    if denied := _signed_in(user):
+        return denied
+    if _manages(user, version.contract):
+        return ALLOW
+    return Decision(False, "Only the commissioner who manages this contract can publish its terms.")
+
+
+def can_vary_contract(user, contract):
+    if denied := _signed_in(user):
+        return denied
+    if _manages(user, contract):
+        return ALLOW
+    return Decision(False, "Only the commissioner who manages this contract can vary it.")
