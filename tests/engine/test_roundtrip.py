@@ -51,3 +51,17 @@ def test_yaml_floats_become_exact_decimals(tmp_path):
     path.write_text(text)
     band = load_file(path).rules[0].bands[1]
     assert str(band.stretch) == "96.5"
+
+
+def test_docs_describe_every_field_and_rule_type():
+    import dataclasses
+
+    from contracts.definition import model
+
+    doc = (EXAMPLES.parents[1] / "docs" / "contract-format.md").read_text()
+    for cls in vars(model).values():
+        if dataclasses.is_dataclass(cls) and isinstance(cls, type):
+            for f in dataclasses.fields(cls):
+                assert f"`{f.name}`" in doc, f"{cls.__name__}.{f.name} is not documented"
+    for rule_type in model.RULES_BY_TYPE:
+        assert f"### `{rule_type}`" in doc
