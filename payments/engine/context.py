@@ -27,6 +27,7 @@ class Context:
     lines: list[Line] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _by_id: dict[str, Period] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, defn: ContractDefinition, facts: Facts, up_to: Period | str) -> Context:
@@ -41,7 +42,10 @@ class Context:
     # --- periods ---------------------------------------------------------------------------
 
     def period(self, period_id: str) -> Period | None:
-        return next((p for p in self.periods if p.id == period_id), None)
+        # called for every line by caps and the final filter, so index once
+        if len(self._by_id) != len(self.periods):
+            self._by_id = {p.id: p for p in self.periods}
+        return self._by_id.get(period_id)
 
     def reached(self, period: Period) -> bool:
         return period.index <= self.up_to.index
