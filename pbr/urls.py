@@ -42,6 +42,8 @@ urlpatterns = [
     path("audit-log/<int:audit_event_pk>/", views.audit_event_detail, name="audit_event_detail"),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<int:job_pk>/", views.job_detail, name="job_detail"),
+    path("contracts/", include("contracts.urls")),
+    path("returns/", include("outcomes.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("pbr.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

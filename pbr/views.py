@@ -55,7 +55,12 @@ def _role_home(request, allowed_roles, template, extra=None):
     user = request.user
     if not (user.role in allowed_roles or (Role.SITE_ADMIN in allowed_roles and user.is_site_admin)):
         raise PermissionDenied("This home page is for another role.")
+    from contracts.models import Contract  # the core's pages list each app's objects
+
+    contracts = Contract.objects.for_user(user).select_related("commissioner")
     context = {
+        "contracts": contracts[:10],
+        "contract_count": contracts.count(),
         "organisation": user.organisation,
         "colleagues": User.objects.for_user(user).filter(is_active=True).exclude(pk=user.pk)[:10],
         "recent_events": AuditEvent.objects.for_user(user).select_related("actor")[:5],

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.contract_list, name="contract_list"),
+    path("export.csv", views.contract_export_csv, name="contract_export_csv"),
+    path("import/", views.contract_import, name="contract_import"),
+    path("<int:contract_pk>/", views.contract_detail, name="contract_detail"),
+    path("<int:contract_pk>/vary/", views.contract_vary, name="contract_vary"),
+    path("terms/<int:terms_version_pk>/publish/", views.terms_publish, name="terms_publish"),
+    path("terms/<int:terms_version_pk>/terms.yaml", views.terms_download, {"fmt": "yaml"},
+         name="terms_download_yaml"),
+    path("terms/<int:terms_version_pk>/terms.json", views.terms_download, {"fmt": "json"},
+         name="terms_download_json"),
+]

@@ -1,0 +1,3 @@
+"""Returns, claims and evidence pages (the outcomes app)."""
+
+urlpatterns = []
