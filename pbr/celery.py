@@ -15,6 +15,11 @@ app.autodiscover_tasks()
 
 # The beat schedule lives in code so that it is reviewed and versioned like everything else.
 app.conf.beat_schedule = {
+    "run-due-payment-periods": {
+        # Each night after close of business: compute every closed, unapproved period.
+        "task": "payments.tasks.run_due_periods",
+        "schedule": crontab(hour=2, minute=0),
+    },
     "record-heartbeat": {
         "task": "pbr.tasks.heartbeat",
         "schedule": crontab(minute="*/15"),

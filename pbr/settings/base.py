@@ -229,3 +229,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# --- Payments ----------------------------------------------------------------------------------
+# Runs paying more than this (in pounds) need a second, different approver.
+PBR_SECOND_APPROVAL_ABOVE = env.str("PBR_SECOND_APPROVAL_ABOVE", default="100000")

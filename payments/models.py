@@ -1,0 +1,130 @@
+"""Payment runs and the append-only ledger.
+
+A run for (contract, period) computes entitlement to date with the pure engine, subtracts what the
+ledger holds and posts only the difference as LedgerLine rows (ADR 0005). Rows are never edited or
+deleted; a correction is a new row whose `corrects` points at the row it corrects.
+"""
+
+from django.db import models
+from django.db.models import Q, Sum
+
+from contracts.models import Contract
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DRAFT = "draft", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    FAILED = "failed", "Failed"
+
+
+class PaymentRunQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(contract__in=Contract.objects.for_user(user))
+
+
+class PaymentRun(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="payment_runs")
+    period_id = models.CharField(max_length=40, help_text="Period label, e.g. 'P4 2013-14'.")
+    period_index = models.PositiveIntegerField()
+    period_start = models.DateField()
+    period_end = models.DateField()
+    terms_version = models.ForeignKey("contracts.TermsVersion", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    job = models.ForeignKey("pbr.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    computations = models.PositiveIntegerField(default=0, help_text="How many times it was computed.")
+    last_computed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    refusals = models.JSONField(default=list, blank=True)
+    approved_by = models.ForeignKey("pbr.User", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    second_approved_by = models.ForeignKey("pbr.User", null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+")
+    second_approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PaymentRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contract", "period_index"]
+        constraints = [
+            # One run per contract and period: re-running adds difference lines to it, never a twin.
+            models.UniqueConstraint(fields=["contract", "period_id"], name="unique_run_per_period"),
+        ]
+
+    def __str__(self):
+        return f"{self.contract.reference} {self.period_id}"
+
+    @property
+    def is_locked(self):
+        return self.status == RunStatus.APPROVED
+
+    def payable_total(self):
+        return self.lines.filter(shadow=False).aggregate(t=Sum("amount"))["t"] or 0
+
+    def shadow_total(self):
+        return self.lines.filter(shadow=True).aggregate(t=Sum("amount"))["t"] or 0
+
+
+class LedgerImmutableError(Exception):
+    pass
+
+
+class LedgerLineQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(contract__in=Contract.objects.for_user(user))
+
+    def payable(self):
+        return self.filter(shadow=False)
+
+    def update(self, **kwargs):
+        raise LedgerImmutableError("Ledger lines are append-only; post a correcting line instead.")
+
+    def delete(self):
+        raise LedgerImmutableError("Ledger lines are append-only; post a correcting line instead.")
+
+
+class LedgerLine(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="ledger_lines")
+    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="lines")
+    period_id = models.CharField(max_length=40)
+    key = models.CharField(max_length=300, db_index=True)
+    kind = models.CharField(max_length=40)
+    rule_id = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    shadow = models.BooleanField(default=False)
+    subcontractor = models.CharField(max_length=64, blank=True)
+    participant = models.CharField(max_length=128, blank=True)
+    explanation = models.TextField()
+    inputs = models.JSONField(default=dict, blank=True)
+    references = models.JSONField(default=list, blank=True)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="corrections")
+    computation = models.PositiveIntegerField(help_text="Which computation of the run posted it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LedgerLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["contract", "key"])]
+        constraints = [
+            # A computation posts each key at most once: a retried computation cannot double-post.
+            models.UniqueConstraint(fields=["run", "computation", "key"], name="unique_key_per_computation"),
+            models.CheckConstraint(condition=Q(amount__gte=-999999999999) & Q(amount__lte=999999999999),
+                                   name="amount_in_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.period_id} {self.key} £{self.amount}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerImmutableError("Ledger lines are append-only; post a correcting line instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerImmutableError("Ledger lines are append-only; post a correcting line instead.")

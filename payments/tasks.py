@@ -1,0 +1,61 @@
+"""Celery tasks for payment runs. Tasks take ids, record progress in a Job, and are idempotent:
+a run posts only the difference, so a retried or duplicated task posts nothing new."""
+
+import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from contracts.models import Contract
+from pbr.models import Job, JobStatus
+
+from .services import RunError, due_periods, live_contracts, run_period
+
+
+@shared_task(bind=True, acks_late=True)
+def run_contract_periods(self, contract_id, period_ids, job_id=None):
+    """Compute the given periods of one contract in order (one contract per task fans out)."""
+    contract = Contract.objects.get(pk=contract_id)
+    job = Job.objects.filter(pk=job_id).first() if job_id else None
+    if job:
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(),
+                                             total=len(period_ids))
+    done = []
+    try:
+        for i, period_id in enumerate(period_ids, start=1):
+            try:
+                run_period(contract, period_id, job=job)
+            except RunError as exc:
+                done.append(f"{period_id}: {exc}")
+            if job:
+                Job.objects.filter(pk=job.pk).update(progress=i, message=f"Computed {period_id}")
+    except Exception as exc:
+        if job:
+            Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, finished_at=timezone.now(),
+                                                 message=f"Failed: {exc}")
+        raise
+    if job:
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(),
+                                             message="; ".join(done) or "All periods computed.")
+    return {"contract": contract.reference, "periods": period_ids, "skipped": done}
+
+
+def enqueue_contract_run(contract, period_ids, *, actor=None):
+    """Record a Job and enqueue the computation once the current transaction commits."""
+    job = Job.objects.create(name=f"Payment run {contract.reference}", organisation=contract.commissioner,
+                             requested_by=actor, total=len(period_ids))
+    run_contract_periods.delay_on_commit(contract.pk, list(period_ids), job.pk)
+    return job
+
+
+@shared_task
+def run_due_periods(today=None):
+    """Beat-scheduled: for each live contract, compute every closed period not yet approved."""
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    queued = 0
+    for contract in live_contracts():
+        periods = [p.id for p in due_periods(contract, day)]
+        if periods:
+            enqueue_contract_run(contract, periods)
+            queued += 1
+    return queued
