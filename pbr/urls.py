@@ -44,6 +44,7 @@ urlpatterns = [
     path("jobs/<int:job_pk>/", views.job_detail, name="job_detail"),
     path("contracts/", include("contracts.urls")),
     path("returns/", include("outcomes.urls")),
+    path("payments/", include("payments.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("pbr.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -56,6 +56,14 @@ def _contract_for_commissioner(world):
     return contract.pk, Role.COMMISSIONER
 
 
+def _payment_run(world):
+    from payments.services import run_period
+
+    contract, _role = _contract(world)
+    run, _posted = run_period(contract, "Q1 2011-12")
+    return run.pk
+
+
 # kwarg name -> function(world B) returning (pk of world B's object, role of the world A user who
 # would otherwise be entitled to that kind of object).
 OBJECT_FACTORIES = {
@@ -65,6 +73,7 @@ OBJECT_FACTORIES = {
     "api_token_pk": _token,
     "contract_pk": _contract_for_commissioner,
     "terms_version_pk": lambda w: (_contract(w)[0].current_version().pk, Role.COMMISSIONER),
+    "payment_run_pk": lambda w: (_payment_run(w), Role.COMMISSIONER),
 }
 
 
