@@ -756,11 +756,21 @@ def _measure_probe(defn: ContractDefinition, base: Facts, pr: _Probe, value: Dec
 
 def _shown(defn: ContractDefinition, pr: _Probe, value: Decimal) -> str:
     if pr.grade_outcome is not None:
-        return f"{value:f}% of criteria met".replace(".00%", "%")
+        return f"{value.normalize():f}% of criteria met"
     if pr.cohort_rule is not None:
         unit = "%" if pr.cohort_rule.improvement == "relative_pct" else " points"
         return f"an improvement of {value.normalize():f}{unit}"
     return measure(defn, pr.indicator, value)
+
+
+def _subject(defn: ContractDefinition, pr: _Probe) -> str:
+    if pr.grade_outcome is not None:
+        o = defn.outcome(pr.grade_outcome)
+        return f"A {(o.name if o and o.name else pr.grade_outcome)} claim in {pr.assessed}"
+    if pr.assessed == "all cohorts":
+        return f"{indicator_name(defn, pr.indicator)} across all cohorts".capitalize()
+    name = indicator_name(defn, pr.indicator)
+    return f"{name[:1].upper()}{name[1:]} in {pr.assessed}"
 
 
 def cliff_edges(defn: ContractDefinition, base: Assumptions | None = None) -> list[CliffEdge]:
@@ -789,16 +799,14 @@ def cliff_edges(defn: ContractDefinition, base: Assumptions | None = None) -> li
         jump = p2 - p1
         slope = max(abs(p1 - p0), abs(p3 - p2))
         is_cliff = jump != 0 and abs(jump) > 2 * slope
-        name = ("Criteria met" if pr.grade_outcome else
-                indicator_name(defn, pr.indicator) if pr.indicator else pr.what)
-        name = name[:1].upper() + name[1:]
-        where = f" in {pr.assessed}" if pr.assessed != "all cohorts" else " across all cohorts"
         verdict = (f"a cliff edge: one step of {step.normalize():f} moves the payment by "
                    f"{pounds(abs(jump))}" if is_cliff else
                    "no cliff edge: the payment changes smoothly here")
-        explanation = (f"{name}{where} at {_shown(defn, pr, below)} pays {pounds(p1)} under "
-                       f"{pr.rule_id} and at {_shown(defn, pr, at)} pays {pounds(p2)} "
-                       f"({pr.what} {_shown(defn, pr, t)}): {verdict}.")
+        threshold = (f"{t.normalize():f}%" if pr.grade_outcome is not None else
+                     _shown(defn, pr, t).replace("an improvement of ", ""))
+        explanation = (f"{_subject(defn, pr)} at {_shown(defn, pr, below)} pays {pounds(p1)} "
+                       f"under {pr.rule_id} and at {_shown(defn, pr, at)} pays {pounds(p2)} "
+                       f"({pr.what} {threshold}): {verdict}.")
         out.append(CliffEdge(
             rule_id=pr.rule_id, rule_type=pr.rule_type, what=pr.what, indicator=pr.indicator,
             assessed=pr.assessed, threshold=t, value_below=below, value_at=at,
