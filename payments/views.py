@@ -36,9 +36,11 @@ def contract_runs(request, contract_pk):
     contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
     runs = contract.payment_runs.select_related("approved_by").order_by("-period_index")
     page, query = paginate(request, runs)
+    next_period = _next_period(contract)
     return render(request, "payments/contract_runs.html", {
         "contract": contract, "page": page, "query": query,
-        "next_period": _next_period(contract),
+        "next_period": next_period,
+        "rerun": next_period is not None and runs.filter(period_id=next_period.id).exists(),
         "can_run": permissions.can_run_payments(request.user, contract).allowed,
     })
 

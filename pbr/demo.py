@@ -48,3 +48,40 @@ def seed_people():
                          after={"role": role}, reason="Demo data", actor_label="seed_demo")
         users.append(user)
     return orgs, users
+
+
+def seed_contracts(orgs, users):
+    """Import the worked example contracts (C1-C6) for the demo commissioner and run a few periods.
+
+    Safe to run more than once: existing references are left alone.
+    """
+    from pathlib import Path
+
+    from contracts.definition import load_document
+    from contracts.models import Contract
+    from contracts.services import import_contract
+    from payments.models import RunStatus
+    from payments.services import approve_run, run_period
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "contracts"
+    commissioner = next(u for u in users if u.role == Role.COMMISSIONER)
+    created = []
+    for path in sorted(examples.glob("*.yaml")):
+        document = load_document(path)
+        if Contract.objects.filter(reference=document["reference"]).exists():
+            continue
+        links = {document["prime_provider"]["code"]: orgs["pathway-housing"]}
+        for sub in document.get("subcontractors", [])[:1]:
+            links[sub["code"]] = orgs["step-up-charity"]
+        contract = import_contract(document, actor=commissioner, links=links,
+                                   auditor=orgs["clearview-assurance"], publish=True,
+                                   reason=f"Demo data: {path.name}")
+        created.append(contract)
+    c1 = Contract.objects.filter(reference="C1-DERBYSHIRE").first()
+    if c1 is not None and not c1.payment_runs.exists():
+        for period_id in ("P1 2013-14", "P2 2013-14"):
+            run, _posted = run_period(c1, period_id, actor=commissioner)
+        first = c1.payment_runs.get(period_id="P1 2013-14")
+        if first.status == RunStatus.DRAFT:
+            approve_run(first, actor=commissioner)
+    return created

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from pbr.demo import DEMO_PASSWORD, seed_people
+from pbr.demo import DEMO_PASSWORD, seed_contracts, seed_people
 
 
 class Command(BaseCommand):
@@ -15,7 +15,10 @@ class Command(BaseCommand):
         if not settings.DEBUG and not allow_production and "test" not in settings.SETTINGS_MODULE:
             raise CommandError("Refusing to load demo data with DEBUG off. "
                                "Pass --allow-production if you really mean it.")
-        _orgs, users = seed_people()
+        orgs, users = seed_people()
+        contracts = seed_contracts(orgs, users)
+        if contracts:
+            self.stdout.write(f"Imported example contracts: {', '.join(c.reference for c in contracts)}")
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Sign in at /account/sign-in/ with:"))
         for user in users:
             org = user.organisation.name if user.organisation else "(no organisation)"
