@@ -35,7 +35,7 @@ from contracts.definition.model import (
     VolumeReconciliation,
 )
 from contracts.definition.money import money, to_decimal
-from contracts.summary import cap_limits, indicator_name, measure, pounds
+from contracts.summary import cap_limits, indicator_name, lower_is_better, measure, pounds
 from payments.engine import (
     Claim,
     ExternalValue,
@@ -50,9 +50,6 @@ from payments.engine import (
 
 ZERO = Decimal("0.00")
 FINE_STEP = Decimal("0.01")
-
-OutcomeCounts = dict[str, "int | dict[str, int]"]
-
 
 @dataclass(frozen=True)
 class Assumptions:
@@ -398,8 +395,7 @@ def _cohort_reference(defn: ContractDefinition, rule: CohortBaseline) -> Decimal
 
 def _cohort_value(defn: ContractDefinition, rule: CohortBaseline, improvement: Decimal,
                   reference: Decimal) -> Decimal:
-    lower = (defn.indicator(rule.indicator) or None) and \
-        defn.indicator(rule.indicator).direction == "lower_is_better"
+    lower = lower_is_better(defn, rule.indicator)
     if rule.improvement == "points":
         return reference - improvement if lower else reference + improvement
     change = reference * improvement / 100
@@ -655,9 +651,7 @@ def _probes(defn: ContractDefinition, ps: list[Period]) -> list[_Probe]:
     for r in defn.rules:
         if isinstance(r, TargetBand):
             for b in r.bands:
-                lower = (defn.indicator(b.indicator) or None) and \
-                    defn.indicator(b.indicator).direction == "lower_is_better"
-                op = "<=" if lower else ">="
+                op = "<=" if lower_is_better(defn, b.indicator) else ">="
                 points = [("band minimum", b.minimum)]
                 if b.target is not None and b.shape == "stepped":
                     points.append(("band target", b.target))
@@ -678,9 +672,8 @@ def _probes(defn: ContractDefinition, ps: list[Period]) -> list[_Probe]:
         elif isinstance(r, OnAccountReconciliation):
             group = first.group
             for s in r.indicators:
-                lower = defn.indicator(s.indicator).direction == "lower_is_better"
                 probe(r, "reconciliation target", s.indicator, group, s.target,
-                      "<=" if lower else ">=", f"{r.id}:{group}")
+                      "<=" if lower_is_better(defn, s.indicator) else ">=", f"{r.id}:{group}")
         elif isinstance(r, VolumeReconciliation):
             tol = Decimal(r.tolerance_pct)
             low = Decimal(r.predicted) * (100 - tol) / 100
