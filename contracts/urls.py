@@ -8,6 +8,7 @@ urlpatterns = [
     path("import/", views.contract_import, name="contract_import"),
     path("<int:contract_pk>/", views.contract_detail, name="contract_detail"),
     path("<int:contract_pk>/vary/", views.contract_vary, name="contract_vary"),
+    path("<int:contract_pk>/simulate/", views.contract_simulate, name="contract_simulate"),
     path("terms/<int:terms_version_pk>/publish/", views.terms_publish, name="terms_publish"),
     path("terms/<int:terms_version_pk>/terms.yaml", views.terms_download, {"fmt": "yaml"},
          name="terms_download_yaml"),

@@ -155,3 +155,62 @@ def contract_vary(request, contract_pk):
     return render(request, "contracts/contract_vary.html", {
         "form": form, "problems": problems, "contract": contract,
     })
+
+
+def _financial_years(definition):
+    from .definition import periods
+
+    seen = []
+    for period in periods(definition):
+        if period.financial_year not in seen:
+            seen.append(period.financial_year)
+    return seen
+
+
+def _assumption_grid(request, definition, years):
+    """Read `ind__<code>__<fy>` / `out__<code>__<fy>` inputs; report bad numbers by field."""
+    from decimal import Decimal, InvalidOperation
+
+    indicators, outcomes, rows, errors = {}, {}, [], []
+    for prefix, items, target in (("ind", definition.indicators, indicators),
+                                  ("out", [o for o in definition.outcomes if o.kind != "personal"],
+                                   outcomes)):
+        for item in items:
+            cells = []
+            for fy in years:
+                name = f"{prefix}__{item.code}__{fy}"
+                raw = request.GET.get(name, "").strip()
+                error = ""
+                if raw:
+                    try:
+                        value = Decimal(raw.replace(",", "").rstrip("%"))
+                        if not value.is_finite() or value < 0:
+                            raise InvalidOperation
+                    except InvalidOperation:
+                        error = "Enter a number of 0 or more, like 95 or 96.5"
+                        errors.append((name, f"{item.name or item.code}, {fy}: {error}"))
+                    else:
+                        target.setdefault(item.code, {})[fy] = value if prefix == "ind" else int(value)
+                cells.append({"name": name, "value": raw, "error": error})
+            rows.append({"kind": prefix, "code": item.code, "label": item.name or item.code,
+                         "cells": cells})
+    return indicators, outcomes, rows, errors
+
+
+@login_required
+def contract_simulate(request, contract_pk):
+    """What-if: payments by period, budget exposure per year, and every cliff edge."""
+    from .simulator import Assumptions, simulate
+
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    version = contract.current_version()
+    definition = version.definition()
+    years = _financial_years(definition)
+    indicators, outcomes, rows, errors = _assumption_grid(request, definition, years)
+    result = None
+    if "simulate" in request.GET and not errors:
+        result = simulate(definition, Assumptions(indicators=indicators, outcomes=outcomes))
+    return render(request, "contracts/contract_simulate.html", {
+        "contract": contract, "version": version, "years": years, "rows": rows,
+        "errors": errors, "result": result,
+    })
