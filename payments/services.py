@@ -3,6 +3,7 @@
 `payments` reads contracts and verified claims; it never changes them.
 """
 
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -140,6 +141,8 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None):
                         for r in statement.refusals]
         if job is not None:
             run.job = job
+        if settings.PBR_TEST_RUN_PAUSE:
+            time.sleep(settings.PBR_TEST_RUN_PAUSE)
         run.save()
         audit.record("payment_run.computed", actor=actor, obj=run, organisation=contract.commissioner,
                      after={"computation": computation, "lines_posted": len(posted),

@@ -87,28 +87,17 @@ def _database_url(settings_dict):
     return f"sqlite:///{settings_dict['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker process on the real broker, pointed at the test database.
-
-    Skipped without CELERY_BROKER_URL unless PBR_REQUIRE_BROKER is set (CI sets it, so there a
-    missing broker fails instead of skipping).
-    """
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not broker:
-        if os.environ.get("PBR_REQUIRE_BROKER"):
-            pytest.fail("PBR_REQUIRE_BROKER is set but CELERY_BROKER_URL is not.")
-        pytest.skip("No CELERY_BROKER_URL: set it (CI does) to test through a real broker and worker.")
+def start_worker(queue, name, extra_env=None):
+    """Start a real Celery worker on `queue` pointed at the test database; wait until it answers."""
     from django.db import connection
 
-    queue = f"pbr-test-{os.getpid()}"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="pbr.settings.test",
                DATABASE_URL=_database_url(connection.settings_dict), PBR_TEST_WORKER="1")
-    log = open(ROOT / "var" / f"celery-test-worker-{os.getpid()}.log", "w")  # noqa: SIM115
+    env.update(extra_env or {})
+    log = open(ROOT / "var" / f"celery-{name}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pbr", "worker", "--pool=solo", "--concurrency=1",
-         "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel=INFO",
-         "-n", f"test-{os.getpid()}@%h"],
+         "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{name}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     from pbr.celery import app
@@ -117,12 +106,29 @@ def celery_worker(django_db_setup, django_db_blocker):
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"Celery worker exited early; see {log.name}")
-        replies = app.control.ping(timeout=1, destination=[f"test-{os.getpid()}@{os.uname().nodename}"])
-        if replies:
-            break
-    else:
-        proc.terminate()
-        pytest.fail(f"Celery worker did not answer within 60 s; see {log.name}")
+        if app.control.ping(timeout=1, destination=[f"{name}@{os.uname().nodename}"]):
+            return proc, log
+    proc.terminate()
+    pytest.fail(f"Celery worker did not answer within 60 s; see {log.name}")
+
+
+def require_broker():
+    if not os.environ.get("CELERY_BROKER_URL", ""):
+        if os.environ.get("PBR_REQUIRE_BROKER"):
+            pytest.fail("PBR_REQUIRE_BROKER is set but CELERY_BROKER_URL is not.")
+        pytest.skip("No CELERY_BROKER_URL: set it (CI does) to test through a real broker and worker.")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the real broker, pointed at the test database.
+
+    Skipped without CELERY_BROKER_URL unless PBR_REQUIRE_BROKER is set (CI sets it, so there a
+    missing broker fails instead of skipping).
+    """
+    require_broker()
+    queue = f"pbr-test-{os.getpid()}"
+    proc, log = start_worker(queue, f"test-{os.getpid()}")
     yield {"queue": queue, "pid": proc.pid, "process": proc}
     proc.terminate()
     try:

@@ -233,3 +233,6 @@ LOGGING = {
 # --- Payments ----------------------------------------------------------------------------------
 # Runs paying more than this (in pounds) need a second, different approver.
 PBR_SECOND_APPROVAL_ABOVE = env.str("PBR_SECOND_APPROVAL_ABOVE", default="100000")
+# Tests only: seconds a payment computation waits before committing, so a test can kill a worker
+# mid-transaction. Always 0 in real use.
+PBR_TEST_RUN_PAUSE = env.float("PBR_TEST_RUN_PAUSE", default=0.0)
