@@ -1,0 +1,56 @@
+"""Who may do what with returns, claims and evidence. Each returns a Decision (allowed, reason).
+
+Visibility is the models' for_user() scope; these decide actions on objects already in scope.
+"""
+
+from contracts.models import PartyRole
+from pbr.permissions import ALLOW, Decision, _signed_in
+
+
+def delivers(organisation_id, contract):
+    """Whether the organisation is the prime provider or a subcontractor on the contract."""
+    return contract.parties.filter(organisation_id=organisation_id,
+                                   role__in=(PartyRole.PRIME, PartyRole.SUBCONTRACTOR)).exists()
+
+
+def can_submit_returns(user, contract=None):
+    if denied := _signed_in(user):
+        return denied
+    if not user.is_provider:
+        return Decision(False, "Only providers submit returns.")
+    if contract is not None and not delivers(user.organisation_id, contract):
+        return Decision(False, f"Your organisation does not deliver {contract.reference}.")
+    return ALLOW
+
+
+def can_edit_return(user, return_record):
+    if denied := can_submit_returns(user):
+        return denied
+    if return_record.provider_id != user.organisation_id:
+        return Decision(False, "You can only change your own organisation's returns.")
+    if not return_record.is_editable:
+        return Decision(False, "This return has been submitted. Amend it to make changes; the "
+                               "submitted version is kept.")
+    return ALLOW
+
+
+def can_amend_return(user, return_record):
+    if denied := can_submit_returns(user):
+        return denied
+    if return_record.provider_id != user.organisation_id:
+        return Decision(False, "You can only amend your own organisation's returns.")
+    if return_record.status == "locked":
+        return Decision(False, "The period has closed and this return is locked.")
+    if return_record.is_editable:
+        return Decision(False, "This return is still a draft; change it directly.")
+    if hasattr(return_record, "superseded_by"):
+        return Decision(False, "A newer version of this return exists; amend that one.")
+    return ALLOW
+
+
+def can_upload_evidence(user):
+    if denied := _signed_in(user):
+        return denied
+    if not user.is_provider:
+        return Decision(False, "Only providers upload evidence.")
+    return ALLOW

@@ -1,0 +1,504 @@
+"""State changes for returns, and the facts the payment engine reads.
+
+Every way in (web form, file upload, API) calls add_rows / import_file, which validate everything
+first (outcomes.validation) and then save in one transaction, so a refused set leaves nothing.
+"""
+
+import datetime
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from contracts.definition import periods as contract_periods
+from contracts.definition.model import Tariff
+from contracts.models import TermsStatus
+from payments import engine
+from pbr import audit
+
+from . import permissions
+from .models import (
+    Claim,
+    ClaimStatus,
+    EvidenceFile,
+    IndicatorReturn,
+    Participant,
+    Return,
+    ReturnStatus,
+)
+from .validation import (
+    ReturnContext,
+    ReturnRejected,
+    RowProblem,
+    read_table,
+    validate_claims,
+    validate_file,
+    validate_indicators,
+)
+
+# Days after a period ends by which its return is due; later submissions are marked late.
+RETURN_DUE_DAYS = 10
+
+
+class ReturnError(Exception):
+    """An action on a return that cannot go ahead, with the reason in words."""
+
+
+def _require(decision):
+    if not decision:
+        raise ReturnError(decision.reason)
+
+
+def contract_periods_now(contract):
+    version = (contract.versions.filter(status=TermsStatus.PUBLISHED)
+               .order_by("-effective_from", "-number").first())
+    if version is None:
+        raise ReturnError(f"{contract.reference} has no published terms yet.")
+    return contract_periods(version.definition())
+
+
+@transaction.atomic
+def start_return(contract, period_id, *, actor, provider=None):
+    """The draft return for a period: the open draft if there is one, else a new version."""
+    if actor is not None:
+        _require(permissions.can_submit_returns(actor, contract))
+        provider = actor.organisation
+    period = next((p for p in contract_periods_now(contract) if p.id == period_id), None)
+    if period is None:
+        raise ReturnError(f"{contract.reference} has no period called {period_id}.")
+    existing = (Return.objects.select_for_update()
+                .filter(contract=contract, provider=provider, period_id=period_id)
+                .order_by("-version"))
+    latest = existing.first()
+    if latest is not None and latest.status == ReturnStatus.DRAFT:
+        return latest
+    if latest is not None:
+        raise ReturnError(f"The {period_id} return has been submitted; amend it instead.")
+    ret = Return.objects.create(
+        contract=contract, provider=provider, period_id=period.id, period_start=period.start,
+        period_end=period.end, due_date=period.end + timedelta(days=RETURN_DUE_DAYS),
+        created_by=actor)
+    audit.record("return.started", actor=actor, obj=ret, organisation=provider,
+                 after={"period": period.id, "version": 1})
+    return ret
+
+
+def _lock(ret):
+    return Return.objects.select_for_update().select_related("contract", "provider").get(pk=ret.pk)
+
+
+def add_rows(ret, rows, *, actor, kind="claims", source="form"):
+    """Validate rows and save them all, or raise ReturnRejected and save none.
+
+    rows: iterable of (row number, {column: value}). Returns the number of rows saved.
+    """
+    with transaction.atomic():
+        ret = _lock(ret)
+        if actor is not None:
+            decision = permissions.can_edit_return(actor, ret)
+            if not decision:
+                raise ReturnRejected([RowProblem(None, "", decision.reason, "permission")])
+        ctx = ReturnContext(ret)
+        if kind == "indicators":
+            saved = _save_indicators(ret, validate_indicators(ctx, rows))
+        else:
+            saved = _save_claims(ret, ctx, validate_claims(ctx, rows))
+        audit.record(f"return.{kind}_added", actor=actor, obj=ret, organisation=ret.provider,
+                     after={"rows": saved, "source": source})
+    return saved
+
+
+def import_file(ret, upload, name, *, actor):
+    """A CSV or XLSX upload: read, validate whole, save whole. Returns (kind, rows saved)."""
+    with transaction.atomic():
+        ret = _lock(ret)
+        if actor is not None:
+            decision = permissions.can_edit_return(actor, ret)
+            if not decision:
+                raise ReturnRejected([RowProblem(None, "", decision.reason, "permission")])
+        header, rows = read_table(upload, name)
+        ctx = ReturnContext(ret)
+        kind, valid = validate_file(ctx, header, rows)
+        saved = _save_indicators(ret, valid) if kind == "indicators" \
+            else _save_claims(ret, ctx, valid)
+        audit.record(f"return.{kind}_added", actor=actor, obj=ret, organisation=ret.provider,
+                     after={"rows": saved, "source": "file", "file": name[:100]})
+    return kind, saved
+
+
+def _save_claims(ret, ctx, rows):
+    new = {}
+    for row in rows:
+        if row.participant_ref not in ctx.participants and row.participant_ref not in new:
+            new[row.participant_ref] = Participant(
+                contract=ret.contract, provider=ret.provider,
+                provider_reference=row.participant_ref, identity_hash=row.identity_hash,
+                segment=row.segment, start_date=row.start_date)
+    # A known participant whose payment group is first given now gets it.
+    for row in rows:
+        known = ctx.participants.get(row.participant_ref)
+        if known is not None and not known.segment and row.segment:
+            known.segment = row.segment
+            known.save(update_fields=["segment"])
+    Participant.objects.bulk_create(new.values(), batch_size=2000)
+    if new:
+        ctx.participants.update({p.provider_reference: p for p in Participant.objects.filter(
+            contract=ret.contract, provider=ret.provider, provider_reference__in=list(new))})
+    claims = [Claim(
+        return_record=ret, participant=ctx.participants[row.participant_ref], row_number=row.row,
+        outcome=row.outcome, achieved=row.achieved, started=row.started,
+        step_from=row.step_from, step_to=row.step_to, grade=row.grade,
+        criteria_met=row.criteria_met, criteria_total=row.criteria_total, value=row.value,
+        subcontractor=row.subcontractor) for row in rows]
+    Claim.objects.bulk_create(claims, batch_size=2000)
+    links = [EvidenceFile.claims.through(claim_id=claim.pk, evidencefile_id=evidence_id)
+             for claim, row in zip(claims, rows, strict=True) for evidence_id in row.evidence_ids]
+    if links:
+        EvidenceFile.claims.through.objects.bulk_create(links, batch_size=2000)
+    return len(claims)
+
+
+def _save_indicators(ret, rows):
+    IndicatorReturn.objects.bulk_create([IndicatorReturn(
+        return_record=ret, row_number=row.row, indicator=row.indicator,
+        measure_period=row.measure_period, value=row.value, numerator=row.numerator,
+        denominator=row.denominator) for row in rows])
+    return len(rows)
+
+
+@transaction.atomic
+def attach_evidence(claim, evidence, *, actor):
+    """Link one stored evidence file to a claim in a draft return of the same provider."""
+    ret = _lock(claim.return_record)
+    _require(permissions.can_edit_return(actor, ret))
+    if evidence.organisation_id != ret.provider_id:
+        raise ReturnError("That evidence file belongs to another organisation.")
+    evidence.claims.add(claim)
+    audit.record("claim.evidence_attached", actor=actor, obj=claim, organisation=ret.provider,
+                 after={"evidence": evidence.pk, "sha256": evidence.sha256})
+
+
+@transaction.atomic
+def delete_claim(claim, *, actor):
+    ret = _lock(claim.return_record)
+    _require(permissions.can_edit_return(actor, ret))
+    audit.record("claim.deleted", actor=actor, obj=claim, organisation=ret.provider,
+                 before={"outcome": claim.outcome, "achieved": claim.achieved.isoformat(),
+                         "participant": claim.participant.provider_reference})
+    claim.delete()
+
+
+# --- submission and automatic checks -----------------------------------------------------------
+
+
+def submit_return(ret, *, actor, today=None):
+    """Run the automatic checks on every claim and submit; late after the due date."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        ret = _lock(ret)
+        if actor is not None:
+            _require(permissions.can_edit_return(actor, ret))
+        elif not ret.is_editable:
+            raise ReturnError("Only a draft return can be submitted.")
+        results = run_checks(ret)
+        for claim in results:
+            claim.save(update_fields=["status", "checks"])
+        before = ret.status
+        ret.status = ReturnStatus.LATE if today > ret.due_date else ReturnStatus.SUBMITTED
+        ret.submitted_at = timezone.now()
+        ret.submitted_by = actor
+        ret.save(update_fields=["status", "submitted_at", "submitted_by"])
+        counts = {}
+        for claim in results:
+            counts[claim.status] = counts.get(claim.status, 0) + 1
+        audit.record("return.submitted", actor=actor, obj=ret, organisation=ret.provider,
+                     before={"status": before}, after={"status": ret.status, "claims": counts})
+    return ret
+
+
+@transaction.atomic
+def amend_return(ret, *, actor, reason):
+    """A new draft version copying the submitted one; the submitted version is never changed."""
+    ret = _lock(ret)
+    _require(permissions.can_amend_return(actor, ret))
+    if not reason or not reason.strip():
+        raise ReturnError("Enter the reason for the amendment.")
+    new = Return.objects.create(
+        contract=ret.contract, provider=ret.provider, period_id=ret.period_id,
+        period_start=ret.period_start, period_end=ret.period_end, due_date=ret.due_date,
+        version=ret.version + 1, supersedes=ret, reason=reason.strip(), created_by=actor)
+    old_claims = list(ret.claims.prefetch_related("evidence_files"))
+    copies = [Claim(
+        return_record=new, participant_id=c.participant_id, row_number=c.row_number,
+        outcome=c.outcome, achieved=c.achieved, started=c.started, step_from=c.step_from,
+        step_to=c.step_to, grade=c.grade, criteria_met=c.criteria_met,
+        criteria_total=c.criteria_total, value=c.value, subcontractor=c.subcontractor,
+        copied_from=c,
+        # A verified or rejected decision stays with the claim it was made on (issue 5 may carry
+        # it across); everything else is checked again on submission.
+        status=c.status if c.status in (ClaimStatus.VERIFIED, ClaimStatus.REJECTED)
+        else ClaimStatus.DRAFT, checks=c.checks) for c in old_claims]
+    Claim.objects.bulk_create(copies)
+    EvidenceFile.claims.through.objects.bulk_create([
+        EvidenceFile.claims.through(claim_id=copy.pk, evidencefile_id=e.pk)
+        for copy, old in zip(copies, old_claims, strict=True) for e in old.evidence_files.all()])
+    IndicatorReturn.objects.bulk_create([IndicatorReturn(
+        return_record=new, row_number=i.row_number, indicator=i.indicator,
+        measure_period=i.measure_period, value=i.value, numerator=i.numerator,
+        denominator=i.denominator) for i in ret.indicator_returns.all()])
+    audit.record("return.amended", actor=actor, obj=new, organisation=ret.provider,
+                 before={"version": ret.version}, after={"version": new.version}, reason=reason)
+    return new
+
+
+@transaction.atomic
+def lock_period(contract, period_id, *, actor=None):
+    """Close a period: its submitted returns become locked; drafts stay drafts (too late)."""
+    returns = list(Return.objects.select_for_update().filter(
+        contract=contract, period_id=period_id,
+        status__in=(ReturnStatus.SUBMITTED, ReturnStatus.LATE)))
+    for ret in returns:
+        audit.record("return.locked", actor=actor, obj=ret, organisation=ret.provider,
+                     before={"status": ret.status}, after={"status": ReturnStatus.LOCKED},
+                     actor_label="" if actor else "system")
+        ret.status = ReturnStatus.LOCKED
+        ret.save(update_fields=["status"])
+    return len(returns)
+
+
+def _check(code, passed, reason):
+    return {"code": code, "passed": bool(passed), "reason": reason}
+
+
+def _tariff_price(defn, outcome, segment):
+    for rule in defn.rules:
+        if isinstance(rule, Tariff):
+            exact = [p for p in rule.prices if p.outcome == outcome and p.segment == segment
+                     and p.segment is not None]
+            general = [p for p in rule.prices if p.outcome == outcome and p.segment is None]
+            if exact or general:
+                return (exact or general)[0]
+    return None
+
+
+def _d(day):
+    return f"{day.day} {day:%B %Y}"
+
+
+COUNTING = (ClaimStatus.PASSED, ClaimStatus.HELD, ClaimStatus.VERIFIED)
+
+
+def run_checks(ret):
+    """Check each claim of a draft return against the contract and every other live claim.
+
+    Returns the claims with status and checks set (not saved). A claim that fails any check is
+    'failed'; one whose only problem is a possible duplicate elsewhere is 'held'.
+    """
+    contract = ret.contract
+    versions = list(contract.versions.filter(status=TermsStatus.PUBLISHED)
+                    .order_by("effective_from", "number"))
+    defs = {}
+
+    def terms_on(day):
+        version = None
+        for v in versions:
+            if v.effective_from <= day:
+                version = v
+        if version is None:
+            return None
+        if version.pk not in defs:
+            defs[version.pk] = version.definition()
+        return defs[version.pk]
+
+    mine = list(ret.claims.select_related("participant").prefetch_related("evidence_files")
+                .order_by("achieved", "pk"))
+    others = Claim.objects.live(contract).exclude(return_record=ret).filter(
+        participant__in={c.participant_id for c in mine}, status__in=COUNTING)
+    if ret.supersedes_id:
+        others = others.exclude(return_record_id=ret.supersedes_id)
+    # (participant, outcome) -> [(achieved, pk)] of claims that count.
+    held = {}
+    for pid, code, achieved, pk in others.values_list("participant_id", "outcome", "achieved",
+                                                       "pk"):
+        held.setdefault((pid, code), []).append((achieved, pk))
+    duplicates = _cross_duplicates(mine)
+    for claim in mine:
+        if claim.status in (ClaimStatus.VERIFIED, ClaimStatus.REJECTED):
+            continue
+        checks = _claim_checks(claim, terms_on(claim.achieved), held, duplicates)
+        failed = [c for c in checks if not c["passed"]]
+        if not failed:
+            claim.status = ClaimStatus.PASSED
+        elif all(c["code"] == "duplicate_elsewhere" for c in failed):
+            claim.status = ClaimStatus.HELD
+        else:
+            claim.status = ClaimStatus.FAILED
+        claim.checks = checks
+        if claim.status in COUNTING:
+            held.setdefault((claim.participant_id, claim.outcome), []).append(
+                (claim.achieved, claim.pk))
+    return mine
+
+
+def _cross_duplicates(claims):
+    """(identity hash, outcome) -> where the same person was claimed by another provider or on
+    another contract, in a live submitted return."""
+    from .models import Return as ReturnModel
+
+    hashes = {c.participant.identity_hash for c in claims}
+    participant_ids = {c.participant_id for c in claims}
+    found = {}
+    rows = (Claim.objects.filter(participant__identity_hash__in=hashes,
+                                 return_record__in=ReturnModel.objects.latest_versions(),
+                                 status__in=COUNTING)
+            .exclude(participant_id__in=participant_ids)
+            .values_list("participant__identity_hash", "outcome",
+                         "return_record__provider__name", "return_record__contract__reference"))
+    for identity, outcome, provider, reference in rows:
+        found.setdefault((identity, outcome), f"{provider} on {reference}")
+    return found
+
+
+def _claim_checks(claim, defn, held, duplicates):
+    participant = claim.participant
+    checks = []
+    outcome = defn.outcome(claim.outcome) if defn else None
+    if outcome is None:
+        checks.append(_check("outcome_active", False, f"{claim.outcome} is not an outcome in the "
+                             f"terms in force on {_d(claim.achieved)}."))
+        return checks
+    name = outcome.name or outcome.code
+    checks.append(_check("outcome_active", True, f"{name} is in the terms in force on "
+                         f"{_d(claim.achieved)}."))
+
+    if claim.achieved < participant.start_date:
+        checks.append(_check("enrolled", False, f"Achieved on {_d(claim.achieved)}, before the "
+                             f"participant joined on {_d(participant.start_date)}."))
+    if outcome.eligible_segments and participant.segment not in outcome.eligible_segments:
+        checks.append(_check("eligible", False, f"{name} is open to payment groups "
+                             f"{', '.join(outcome.eligible_segments)}; this participant is in "
+                             f"{participant.segment or 'no payment group'}."))
+    else:
+        checks.append(_check("eligible", True, "The participant's payment group may claim it."))
+
+    key = (participant.pk, outcome.code)
+    earlier = sorted(x for x in held.get(key, []) if x < (claim.achieved, claim.pk))
+    if outcome.kind not in ("recurring", "progression", "personal"):
+        if outcome.once_within_weeks:
+            window_end = participant.start_date + timedelta(weeks=outcome.once_within_weeks)
+            clash = [x for x in earlier if participant.start_date <= x[0] < window_end]
+            ok = not (clash and claim.achieved < window_end)
+            checks.append(_check("once_within_weeks", ok, (
+                f"Already claimed on {_d(clash[0][0])}; only one is paid within "
+                f"{outcome.once_within_weeks} weeks of joining on {_d(participant.start_date)} "
+                f"(until {_d(window_end - timedelta(days=1))}).") if not ok else
+                f"First claim within {outcome.once_within_weeks} weeks of joining."))
+        elif outcome.once_per_participant:
+            ok = not earlier
+            checks.append(_check("once_only", ok, f"{name} was already claimed for this "
+                                 f"participant on {_d(earlier[0][0])}; it is paid once."
+                                 if not ok else f"First claim of {name} for this participant."))
+
+    price = _tariff_price(defn, outcome.code, participant.segment or None)
+    if outcome.kind == "recurring":
+        limit = (price.max_count if price and price.max_count else outcome.max_count)
+        n = len(earlier) + 1
+        if limit is not None:
+            checks.append(_check("max_count", n <= limit, f"This would be payment {n}; at most "
+                                 f"{limit} are paid." if n > limit else
+                                 f"Payment {n} of at most {limit}."))
+        if outcome.trigger:
+            triggers = [x for x in held.get((participant.pk, outcome.trigger), [])
+                        if x[0] <= claim.achieved]
+            checks.append(_check("trigger", bool(triggers), f"{outcome.trigger} has been claimed "
+                                 "first." if triggers else f"No {outcome.trigger} has been "
+                                 f"claimed for this participant, so {name} cannot start."))
+
+    weeks = (price.qualifying_weeks if price and price.qualifying_weeks else
+             outcome.qualifying_weeks)
+    windows = [(w.label, w.weeks) for w in outcome.sustainment]
+    if weeks:
+        windows.append((f"{weeks} qualifying weeks", weeks))
+    for label, length in windows:
+        if claim.started is None:
+            checks.append(_check("sustainment", False, f"Enter the start of the spell: {name} is "
+                                 f"due {length} weeks after it ({label})."))
+            continue
+        due = claim.started + timedelta(weeks=length)
+        ok = claim.achieved >= due
+        checks.append(_check("sustainment", ok, f"The {label} window from {_d(claim.started)} "
+                             f"ends on {_d(due)}" + (", on or before the achieved date." if ok
+                                                     else f", after the achieved date "
+                                                     f"{_d(claim.achieved)}.")))
+
+    for pre in outcome.prerequisites:
+        got = [x for x in held.get((participant.pk, pre), []) if x[0] <= claim.achieved]
+        checks.append(_check("prerequisite", bool(got), f"{pre} has been claimed first." if got
+                             else f"{pre} must be claimed (and pass its checks) first."))
+
+    if outcome.evidence:
+        have = {e.evidence_type for e in claim.evidence_files.all()}
+        missing = [e for e in outcome.evidence if e not in have]
+        checks.append(_check("evidence", not missing, "Required evidence attached: "
+                             f"{', '.join(outcome.evidence)}." if not missing else
+                             f"Attach evidence of type {', '.join(missing)}."))
+
+    elsewhere = duplicates.get((participant.identity_hash, outcome.code))
+    if elsewhere:
+        checks.append(_check("duplicate_elsewhere", False, f"Possible duplicate: the same person "
+                             f"has been claimed for {outcome.code} by {elsewhere}. Held until "
+                             "the commissioner resolves it."))
+    return checks
+
+
+# --- facts for the payment engine --------------------------------------------------------------
+
+
+def verification_required(definition):
+    """Whether a claim must be verified by a person before it is paid.
+
+    The contract format has no such setting yet (issue 5 adds verification); until it does, a
+    claim that passed every automatic check is payable.
+    """
+    return bool(getattr(definition, "requires_verification", False))
+
+
+def engine_status(status, *, requires_verification):
+    """Map an internal claim status to the engine's verified / rejected / pending."""
+    if status == ClaimStatus.VERIFIED:
+        return "verified"
+    if status in (ClaimStatus.REJECTED, ClaimStatus.FAILED):
+        return "rejected"
+    if status == ClaimStatus.PASSED:
+        return "pending" if requires_verification else "verified"
+    return "pending"  # draft, or held as a possible duplicate
+
+
+def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
+    """Claims and indicator returns known by `up_to_date`, from the latest submitted version of
+    each return whose period has ended by then."""
+    version = contract.terms_on(up_to_date) or contract.current_version()
+    requires = verification_required(version.definition()) if version else False
+    returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
+    claims = (Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
+              .select_related("participant", "return_record")
+              .prefetch_related("evidence_files").order_by("achieved", "pk"))
+    engine_claims = tuple(engine.Claim(
+        id=f"C{c.pk}", participant=c.participant.pseudonym, outcome=c.outcome,
+        achieved=c.achieved, segment=c.participant.segment or None,
+        status=engine_status(c.status, requires_verification=requires),
+        period=c.return_record.period_id, attachment_date=c.participant.start_date,
+        started=c.started, step_from=c.step_from, step_to=c.step_to, grade=c.grade or None,
+        criteria_met=c.criteria_met, criteria_total=c.criteria_total,
+        units=c.value if c.value is not None else Decimal(1),
+        subcontractor=c.subcontractor or None,
+        evidence=tuple(sorted({e.evidence_type for e in c.evidence_files.all()
+                               if e.evidence_type})),
+    ) for c in claims)
+    values = tuple(engine.IndicatorValue(
+        indicator=i.indicator, period=i.measure_period, value=i.value, numerator=i.numerator,
+        denominator=i.denominator, id=f"I{i.pk}", reported_in=i.return_record.period_id,
+    ) for i in IndicatorReturn.objects.filter(return_record__in=returns)
+        .select_related("return_record").order_by("pk"))
+    return engine.Facts(claims=engine_claims, indicator_values=values)

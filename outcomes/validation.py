@@ -1,0 +1,803 @@
+"""The one validator for returns: the web form, CSV/XLSX upload and the API all end here.
+
+Input is rows of text (a dict per row, keyed by column name) with the spreadsheet row number.
+Output is typed rows ready to save, or ReturnRejected carrying every problem found (row, column,
+message). Nothing is saved by this module; services.add_rows saves only a fully valid set.
+"""
+
+import csv
+import datetime
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from contracts.definition import periods as contract_periods
+from contracts.models import TermsStatus
+
+from . import evidence as evidence_files
+from .models import NINO_RE, Claim, EvidenceFile, IndicatorReturn, Participant, identity_hash
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_ROWS = 200_000
+MAX_PROBLEMS = 1000
+MAX_CELL = 200
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    doc: str
+
+
+CLAIM_COLUMNS = (
+    Column("participant_ref", True, "Your own case reference for the person (letters, digits, "
+                                    "space . _ / -; up to 64 characters)."),
+    Column("ni_number", False, "National Insurance number. Needed the first time a person is "
+                               "returned; never stored, only a keyed hash of it with the date of "
+                               "birth."),
+    Column("date_of_birth", False, "Date of birth (YYYY-MM-DD or DD/MM/YYYY). Needed with "
+                                   "ni_number."),
+    Column("segment", False, "Payment group code from the contract. Needed the first time a "
+                             "person is returned when the contract has payment groups."),
+    Column("start_date", False, "Date the person joined the programme (attachment). Needed the "
+                                "first time a person is returned."),
+    Column("outcome", True, "Outcome code from the contract terms in force on the achieved "
+                            "date."),
+    Column("achieved", True, "Date the outcome was achieved. Not in the future, not after the "
+                             "end of the return's period."),
+    Column("started", False, "Start of the spell measured (e.g. first day in work); needed for "
+                             "outcomes with sustainment windows or qualifying weeks."),
+    Column("step_from", False, "Progression outcomes: step before (1..steps)."),
+    Column("step_to", False, "Progression outcomes: step reached (higher than step_from)."),
+    Column("grade", False, "Graded outcomes: grade awarded (or give criteria_met and "
+                           "criteria_total)."),
+    Column("criteria_met", False, "Graded outcomes: number of criteria met."),
+    Column("criteria_total", False, "Graded outcomes: number of criteria assessed."),
+    Column("value", False, "Units for per-unit prices (e.g. units of sheltered housing); empty "
+                           "means 1. Up to two decimal places, not negative."),
+    Column("subcontractor", False, "Subcontractor code from the contract, if a subcontractor "
+                                   "delivered it."),
+    Column("evidence", False, "Evidence file numbers already uploaded, separated by ; "
+                              "(for example E12;E15)."),
+)
+
+INDICATOR_COLUMNS = (
+    Column("indicator", True, "Indicator code from the contract."),
+    Column("measure_period", False, "What the figure covers: a period (e.g. 'Q1 2011-12'), a "
+                                    "quarter group, a financial year ('2011-12') or a cohort "
+                                    "label. Empty means the return's period."),
+    Column("value", False, "Count or average indicators: the figure."),
+    Column("numerator", False, "Rate indicators: what is counted on top."),
+    Column("denominator", False, "Rate indicators: what it is divided by (more than 0)."),
+)
+
+CLAIM_FIELDS = {c.name for c in CLAIM_COLUMNS}
+INDICATOR_FIELDS = {c.name for c in INDICATOR_COLUMNS}
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int | None  # spreadsheet row number (header is row 1); None means the whole file
+    column: str
+    message: str
+    code: str
+
+    @property
+    def where(self):
+        if self.row is None:
+            return f"column {self.column}" if self.column else "whole file"
+        return f"row {self.row}" + (f", column {self.column}" if self.column else "")
+
+    def as_dict(self):
+        return {"row": self.row, "column": self.column, "message": self.message,
+                "code": self.code}
+
+
+class ReturnRejected(Exception):
+    """Carries every problem found; nothing has been saved when it is raised."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{p.where}: {p.message}" for p in self.problems[:5]))
+
+
+class _TooMany(Exception):
+    pass
+
+
+class Problems:
+    def __init__(self):
+        self.items = []
+        self.truncated = False
+
+    def add(self, row, column, message, code):
+        if len(self.items) >= MAX_PROBLEMS:
+            self.truncated = True
+            raise _TooMany
+        self.items.append(RowProblem(row, column, message, code))
+
+    def __bool__(self):
+        return bool(self.items)
+
+    def raise_if_any(self):
+        if self.items:
+            items = list(self.items)
+            if self.truncated:
+                items.append(RowProblem(None, "", f"Only the first {MAX_PROBLEMS} problems are "
+                                        "listed; fix these and upload again.", "too-many"))
+            raise ReturnRejected(items)
+
+
+@dataclass
+class ClaimRow:
+    row: int
+    participant_ref: str
+    outcome: str
+    achieved: datetime.date
+    identity_hash: str | None = None
+    segment: str = ""
+    start_date: datetime.date | None = None
+    started: datetime.date | None = None
+    step_from: int | None = None
+    step_to: int | None = None
+    grade: str = ""
+    criteria_met: int | None = None
+    criteria_total: int | None = None
+    value: Decimal | None = None
+    subcontractor: str = ""
+    evidence_ids: tuple = field(default_factory=tuple)
+
+
+@dataclass
+class IndicatorRow:
+    row: int
+    indicator: str
+    measure_period: str
+    value: Decimal | None = None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+
+
+# --- reading cells ---------------------------------------------------------------------------
+
+
+class CellError(ValueError):
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+
+
+def text(value):
+    """Cell text, trimmed; None and blank cells are ''."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        value = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    return str(value).strip()
+
+
+def check_safe(raw):
+    if len(raw) > MAX_CELL:
+        raise CellError(f"Enter {MAX_CELL} characters or fewer.", "too-long")
+    if evidence_files.looks_like_formula(raw):
+        raise CellError("Remove the spreadsheet formula: a cell must not start with =, +, - or @.",
+                        "formula")
+    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise CellError("Remove control characters from this cell.", "control-characters")
+
+
+def parse_date(raw, what):
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}", raw):
+        raise CellError(f"{what} must be a real date; {raw} does not exist.", "impossible-date")
+    raise CellError(f"{what} must be a date like 2024-03-31 or 31/03/2024.", "date-format")
+
+
+def parse_int(raw, what, low=0, high=10_000):
+    if not re.fullmatch(r"-?\d+", raw):
+        raise CellError(f"{what} must be a whole number.", "not-a-whole-number")
+    number = int(raw)
+    if number < low:
+        raise CellError(f"{what} must be {low} or more.", "negative" if number < 0 else "too-low")
+    if number > high:
+        raise CellError(f"{what} must be {high} or less.", "too-high")
+    return number
+
+
+def parse_decimal(raw, what, places=2):
+    try:
+        number = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        raise CellError(f"{what} must be a number.", "not-a-number") from None
+    if not number.is_finite():
+        raise CellError(f"{what} must be a number.", "not-a-number")
+    if number < 0:
+        raise CellError(f"{what} must not be negative.", "negative")
+    if number.as_tuple().exponent < -places:
+        raise CellError(f"{what} must have at most {places} decimal places.", "too-many-places")
+    if number >= Decimal(10) ** 10:
+        raise CellError(f"{what} is too large.", "too-high")
+    return number
+
+
+# --- the context a return is validated in ------------------------------------------------------
+
+
+class ReturnContext:
+    """What rows are checked against: the contract's published terms, its periods, the
+    provider's participants and evidence, and the return's own claims. Loaded once per call."""
+
+    def __init__(self, return_record):
+        self.ret = return_record
+        self.contract = return_record.contract
+        self.provider = return_record.provider
+        self.versions = list(self.contract.versions.filter(status=TermsStatus.PUBLISHED)
+                             .order_by("effective_from", "number"))
+        self._defs = {}
+        self.latest = self.definition(self.versions[-1]) if self.versions else None
+        self.participants = {
+            p.provider_reference: p for p in Participant.objects.filter(
+                contract=self.contract, provider=self.provider)}
+        self.evidence_ids = set(EvidenceFile.objects.filter(
+            organisation=self.provider).values_list("pk", flat=True))
+        self.existing_claims = {
+            (ref, outcome, achieved, step_to) for ref, outcome, achieved, step_to in
+            Claim.objects.filter(return_record=return_record).values_list(
+                "participant__provider_reference", "outcome", "achieved", "step_to")}
+        self.existing_indicators = {
+            (code, period) for code, period in IndicatorReturn.objects.filter(
+                return_record=return_record).values_list("indicator", "measure_period")}
+        self.today = datetime.date.today()
+
+    def definition(self, version):
+        if version.pk not in self._defs:
+            self._defs[version.pk] = version.definition()
+        return self._defs[version.pk]
+
+    def terms_on(self, day):
+        found = None
+        for version in self.versions:
+            if version.effective_from <= day:
+                found = version
+        return self.definition(found) if found else None
+
+    def segments(self):
+        return {s.code for s in self.latest.segments} if self.latest else set()
+
+    def measure_periods(self):
+        keys = set()
+        for p in contract_periods(self.latest):
+            keys.update((p.id, p.group, p.financial_year))
+        for rule in self.latest.rules:
+            keys.update(getattr(rule, "cohorts", ()) or ())
+        return keys
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def _header_problems(header, fields, required, problems):
+    seen = set()
+    for index, name in enumerate(header, start=1):
+        if not name:
+            problems.add(1, f"column {index}", "Give this column a heading, or delete it.",
+                         "blank-heading")
+        elif name in seen:
+            problems.add(1, name, f"The column {name} appears twice; keep one.",
+                         "duplicate-column")
+        elif name not in fields:
+            problems.add(1, name, f"{name} is not a column of this return. Columns are: "
+                         f"{', '.join(sorted(fields))}.", "unknown-column")
+        seen.add(name)
+    for name in required:
+        if name not in seen:
+            problems.add(1, name, f"The column {name} is missing; add it (see the template).",
+                         "missing-column")
+
+
+def validate_claims(ctx, rows):
+    """rows: iterable of (row number, {column: value}). Returns ClaimRows or raises."""
+    problems = Problems()
+    out = []
+    try:
+        if ctx.latest is None:
+            problems.add(None, "", "The contract has no published terms yet, so nothing can be "
+                         "claimed.", "no-terms")
+            problems.raise_if_any()
+        first_seen = {}  # participant ref -> ClaimRow that introduced it in this file
+        keys = {}
+        for number, raw in rows:
+            row = _claim_row(ctx, number, raw, problems, first_seen)
+            if row is None:
+                continue
+            key = (row.participant_ref, row.outcome, row.achieved, row.step_to)
+            if key in keys:
+                problems.add(number, "", f"This row repeats row {keys[key]} (same participant, "
+                             "outcome and date). Delete one of them.", "duplicate-row")
+                continue
+            if key in ctx.existing_claims:
+                problems.add(number, "", "This claim is already in the return.", "already-claimed")
+                continue
+            keys[key] = number
+            out.append(row)
+    except _TooMany:
+        pass
+    problems.raise_if_any()
+    return out
+
+
+def _claim_row(ctx, number, raw, problems, first_seen):
+    values = {}
+    bad = False
+    for name in CLAIM_FIELDS:
+        cell = text(raw.get(name))
+        try:
+            check_safe(cell)
+        except CellError as exc:
+            problems.add(number, name, str(exc), exc.code)
+            bad = True
+            continue
+        values[name] = cell
+    extra = [k for k in raw if k not in CLAIM_FIELDS and text(raw.get(k))]
+    for name in extra:
+        problems.add(number, _column_label(name), "This row has a value outside the columns "
+                     "of the return.", "extra-cell")
+        bad = True
+    if bad:
+        return None
+
+    def field_value(name, parse):
+        try:
+            return parse(values[name])
+        except CellError as exc:
+            problems.add(number, name, str(exc), exc.code)
+            return None
+
+    errors_before = len(problems.items)
+    ref = values["participant_ref"]
+    if not ref:
+        problems.add(number, "participant_ref", "Enter the participant reference.", "required")
+    elif not REF_RE.match(ref):
+        problems.add(number, "participant_ref", "The participant reference may use letters, "
+                     "digits, spaces and . _ / - only, up to 64 characters.", "bad-reference")
+
+    achieved = None
+    if not values["achieved"]:
+        problems.add(number, "achieved", "Enter the date the outcome was achieved.", "required")
+    else:
+        achieved = field_value("achieved", lambda v: parse_date(v, "The achieved date"))
+    if achieved is not None:
+        if achieved > ctx.today:
+            problems.add(number, "achieved", "The achieved date must not be in the future.",
+                         "future-date")
+            achieved = None
+        elif achieved > ctx.ret.period_end:
+            problems.add(number, "achieved", f"The achieved date must be on or before "
+                         f"{ctx.ret.period_end:%d %B %Y}, the end of this return's period.",
+                         "after-period")
+            achieved = None
+        elif achieved < ctx.contract.start:
+            problems.add(number, "achieved", f"The achieved date must be on or after "
+                         f"{ctx.contract.start:%d %B %Y}, when the contract started.",
+                         "before-contract")
+            achieved = None
+
+    outcome_code = values["outcome"]
+    outcome = None
+    defn = ctx.terms_on(achieved) if achieved else None
+    if not outcome_code:
+        problems.add(number, "outcome", "Enter the outcome code.", "required")
+    elif achieved is not None:
+        if defn is None:
+            problems.add(number, "achieved", "No contract terms were in force on the achieved "
+                         "date.", "no-terms-on-date")
+        else:
+            outcome = defn.outcome(outcome_code)
+            if outcome is None:
+                known = ", ".join(o.code for o in defn.outcomes) or "none"
+                problems.add(number, "outcome", f"{outcome_code} is not an outcome of this "
+                             f"contract on {achieved:%d %B %Y}. Outcomes are: {known}.",
+                             "unknown-outcome")
+
+    started = field_value("started", lambda v: parse_date(v, "The spell start date")) \
+        if values["started"] else None
+    if started and achieved and started > achieved:
+        problems.add(number, "started", "The spell start date must be on or before the achieved "
+                     "date.", "started-after-achieved")
+
+    ident = _participant(ctx, number, ref, values, field_value, problems, first_seen)
+
+    step_from = field_value("step_from", lambda v: parse_int(v, "Step from", 1, 100)) \
+        if values["step_from"] else None
+    step_to = field_value("step_to", lambda v: parse_int(v, "Step to", 1, 100)) \
+        if values["step_to"] else None
+    grade = values["grade"]
+    criteria_met = field_value("criteria_met", lambda v: parse_int(v, "Criteria met")) \
+        if values["criteria_met"] else None
+    criteria_total = field_value("criteria_total", lambda v: parse_int(v, "Criteria total", 1)) \
+        if values["criteria_total"] else None
+    value = field_value("value", lambda v: parse_decimal(v, "The value")) \
+        if values["value"] else None
+    if outcome is not None:
+        _outcome_fields(number, outcome, values, step_from, step_to, criteria_met,
+                        criteria_total, problems)
+    if grade and (len(grade) > 8 or not CODE_RE.match(grade)):
+        problems.add(number, "grade", "Enter the grade as a short code, for example A.",
+                     "bad-grade")
+
+    subcontractor = values["subcontractor"]
+    if subcontractor and ctx.latest.subcontractor(subcontractor) is None:
+        known = ", ".join(s.code for s in ctx.latest.subcontractors) or "none on this contract"
+        problems.add(number, "subcontractor", f"{subcontractor} is not a subcontractor code of "
+                     f"this contract ({known}).", "unknown-subcontractor")
+
+    evidence_ids = []
+    for part in filter(None, (p.strip() for p in values["evidence"].split(";"))):
+        match = re.fullmatch(r"[Ee]?(\d{1,12})", part)
+        if not match or int(match.group(1)) not in ctx.evidence_ids:
+            problems.add(number, "evidence", f"{part} is not one of your uploaded evidence files. "
+                         "Upload it first and use its number, for example E12.",
+                         "unknown-evidence")
+        else:
+            evidence_ids.append(int(match.group(1)))
+
+    if len(problems.items) > errors_before:
+        return None
+    return ClaimRow(
+        row=number, participant_ref=ref, outcome=outcome_code, achieved=achieved,
+        identity_hash=ident["hash"], segment=ident["segment"], start_date=ident["start_date"],
+        started=started, step_from=step_from, step_to=step_to, grade=grade,
+        criteria_met=criteria_met, criteria_total=criteria_total, value=value,
+        subcontractor=subcontractor, evidence_ids=tuple(dict.fromkeys(evidence_ids)),
+    )
+
+
+def _participant(ctx, number, ref, values, field_value, problems, first_seen):
+    """Check the identifying columns; a new person needs them, a known one must match."""
+    ni = values["ni_number"]
+    dob = field_value("date_of_birth", lambda v: parse_date(v, "The date of birth")) \
+        if values["date_of_birth"] else None
+    if dob and not (datetime.date(1900, 1, 1) <= dob <= ctx.today):
+        problems.add(number, "date_of_birth", "The date of birth must be in the past and after "
+                     "1900.", "impossible-date")
+        dob = None
+    ni_norm = re.sub(r"\s+", "", ni).upper()
+    if ni and not NINO_RE.match(ni_norm):
+        problems.add(number, "ni_number", "Enter a National Insurance number in the right format, "
+                     "like QQ 12 34 56 C.", "bad-ni-number")
+        ni_norm = ""
+    if bool(ni) != bool(values["date_of_birth"]):
+        missing = "date_of_birth" if ni else "ni_number"
+        problems.add(number, missing, "Give the National Insurance number and the date of birth "
+                     "together.", "identifiers-incomplete")
+    hashed = identity_hash(ni_norm, dob) if ni_norm and dob else None
+    segment = values["segment"]
+    if segment and segment not in ctx.segments():
+        known = ", ".join(sorted(ctx.segments())) or "none on this contract"
+        problems.add(number, "segment", f"{segment} is not a payment group of this contract "
+                     f"({known}).", "unknown-segment")
+    start = field_value("start_date", lambda v: parse_date(v, "The start date")) \
+        if values["start_date"] else None
+    if start and not (ctx.contract.start <= start <= min(ctx.contract.end, ctx.today)):
+        problems.add(number, "start_date", f"The start date must be between "
+                     f"{ctx.contract.start:%d %B %Y} and today, within the contract.",
+                     "start-out-of-range")
+        start = None
+
+    known = ctx.participants.get(ref)
+    earlier = first_seen.get(ref)
+    if known is not None:
+        held = {"hash": known.identity_hash, "segment": known.segment,
+                "start_date": known.start_date}
+    elif earlier is not None:
+        held = earlier
+    else:
+        held = None
+    if held is None:
+        if ref and not ni and not values["date_of_birth"]:
+            problems.add(number, "ni_number", f"{ref} is new: give the National Insurance number "
+                         "and date of birth the first time a person is returned.",
+                         "identifiers-required")
+        if ref and not values["start_date"]:
+            problems.add(number, "start_date", f"{ref} is new: enter the date they joined the "
+                         "programme.", "start-date-required")
+        if ref and not segment and ctx.segments():
+            problems.add(number, "segment", f"{ref} is new: choose their payment group.",
+                         "segment-required")
+        ident = {"hash": hashed, "segment": segment, "start_date": start}
+        if ref:
+            first_seen[ref] = ident
+        return ident
+    if hashed and held["hash"] and hashed != held["hash"]:
+        problems.add(number, "ni_number", f"The identifiers do not match those already held for "
+                     f"{ref}. Check the reference, NI number and date of birth.",
+                     "identity-mismatch")
+    if segment and held["segment"] and segment != held["segment"]:
+        problems.add(number, "segment", f"{ref} is in payment group {held['segment']}, not "
+                     f"{segment}.", "segment-mismatch")
+    if start and held["start_date"] and start != held["start_date"]:
+        problems.add(number, "start_date", f"{ref} joined on {held['start_date']:%d %B %Y}; the "
+                     "start date cannot differ.", "start-date-mismatch")
+    return {"hash": held["hash"], "segment": held["segment"] or segment,
+            "start_date": held["start_date"]}
+
+
+def _outcome_fields(number, outcome, values, step_from, step_to, criteria_met, criteria_total,
+                    problems):
+    if outcome.kind == "progression":
+        if step_from is None or step_to is None:
+            for name, got in (("step_from", step_from), ("step_to", step_to)):
+                if got is None and not values[name]:
+                    problems.add(number, name, f"{outcome.code} is a progression outcome: enter "
+                                 "step_from and step_to.", "steps-required")
+        else:
+            if outcome.steps and (step_from > outcome.steps or step_to > outcome.steps):
+                problems.add(number, "step_to", f"Steps run from 1 to {outcome.steps}.",
+                             "step-out-of-range")
+            if step_to <= step_from:
+                problems.add(number, "step_to", "Step to must be higher than step from.",
+                             "no-progress")
+    elif values["step_from"] or values["step_to"]:
+        problems.add(number, "step_to", f"{outcome.code} is not a progression outcome; leave the "
+                     "steps empty.", "steps-not-allowed")
+    if criteria_met is not None and criteria_total is not None and criteria_met > criteria_total:
+        problems.add(number, "criteria_met", "Criteria met cannot be more than criteria total.",
+                     "criteria-over-total")
+    if (criteria_met is None) != (criteria_total is None) and not (
+            values["criteria_met"] and values["criteria_total"]):
+        problems.add(number, "criteria_total", "Give criteria_met and criteria_total together.",
+                     "criteria-incomplete")
+
+
+# --- indicator returns -------------------------------------------------------------------------
+
+
+def validate_indicators(ctx, rows):
+    problems = Problems()
+    out = []
+    try:
+        if ctx.latest is None:
+            problems.add(None, "", "The contract has no published terms yet.", "no-terms")
+            problems.raise_if_any()
+        allowed_periods = ctx.measure_periods()
+        keys = {}
+        for number, raw in rows:
+            row = _indicator_row(ctx, number, raw, problems, allowed_periods)
+            if row is None:
+                continue
+            key = (row.indicator, row.measure_period)
+            if key in keys or key in ctx.existing_indicators:
+                where = f"row {keys[key]}" if key in keys else "this return already"
+                problems.add(number, "indicator", f"{row.indicator} for {row.measure_period} is "
+                             f"given twice ({where}). Keep one.", "duplicate-row")
+                continue
+            keys[key] = number
+            out.append(row)
+    except _TooMany:
+        pass
+    problems.raise_if_any()
+    return out
+
+
+def _indicator_row(ctx, number, raw, problems, allowed_periods):
+    values = {}
+    before = len(problems.items)
+    for name in INDICATOR_FIELDS:
+        cell = text(raw.get(name))
+        try:
+            check_safe(cell)
+        except CellError as exc:
+            problems.add(number, name, str(exc), exc.code)
+            continue
+        values[name] = cell
+    for name in raw:
+        if name not in INDICATOR_FIELDS and text(raw.get(name)):
+            problems.add(number, _column_label(name), "This row has a value outside the "
+                         "columns of the return.", "extra-cell")
+    if len(problems.items) > before:
+        return None
+    code = values["indicator"]
+    indicator = ctx.latest.indicator(code) if code else None
+    if not code:
+        problems.add(number, "indicator", "Enter the indicator code.", "required")
+    elif indicator is None:
+        known = ", ".join(i.code for i in ctx.latest.indicators) or "none"
+        problems.add(number, "indicator", f"{code} is not an indicator of this contract. "
+                     f"Indicators are: {known}.", "unknown-indicator")
+    period = values["measure_period"] or ctx.ret.period_id
+    if period not in allowed_periods:
+        problems.add(number, "measure_period", f"{period} is not a period, quarter, year or "
+                     "cohort of this contract.", "unknown-period")
+    parsed = {}
+    for name in ("value", "numerator", "denominator"):
+        if values[name]:
+            try:
+                parsed[name] = parse_decimal(values[name], f"The {name}", places=4)
+            except CellError as exc:
+                problems.add(number, name, str(exc), exc.code)
+    if indicator is not None and len(problems.items) == before:
+        if indicator.kind == "rate":
+            if "value" not in parsed and not ("numerator" in parsed and "denominator" in parsed):
+                problems.add(number, "numerator", f"{code} is a rate: enter the numerator and "
+                             "denominator.", "rate-parts-required")
+            elif "denominator" in parsed and parsed["denominator"] == 0:
+                problems.add(number, "denominator", "The denominator must be more than 0.",
+                             "zero-denominator")
+            elif "numerator" in parsed and "denominator" in parsed \
+                    and parsed["numerator"] > parsed["denominator"]:
+                problems.add(number, "numerator", "The numerator cannot be more than the "
+                             "denominator.", "numerator-over-denominator")
+        elif "value" not in parsed:
+            problems.add(number, "value", f"Enter the value for {code}.", "required")
+    if len(problems.items) > before:
+        return None
+    return IndicatorRow(row=number, indicator=code, measure_period=period, **parsed)
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def _clean_heading(value):
+    return text(value).lstrip("\ufeff").strip().lower().replace(" ", "_")
+
+
+def read_table(source, name):
+    """Read an uploaded CSV or XLSX into (header, [(row number, {column: value})]).
+
+    The kind is decided by content. Raises ReturnRejected for a file that cannot be read, with
+    the row of each undecodable line.
+    """
+    try:
+        tmp, size, _sha = evidence_files.spool(source, MAX_FILE_BYTES)
+    except evidence_files.EvidenceRefused:
+        raise ReturnRejected([RowProblem(None, "", "The file must be smaller than "
+                                         f"{MAX_FILE_BYTES // (1024 * 1024)} MB.",
+                                         "too-large")]) from None
+    with tmp:
+        if size == 0:
+            raise ReturnRejected([RowProblem(None, "", "The selected file is empty.", "empty")])
+        head = tmp.read(8)
+        tmp.seek(0)
+        if head.startswith(b"PK\x03\x04"):
+            return _read_xlsx(tmp)
+        if head.startswith((b"\xd0\xcf\x11\xe0", b"%PDF", b"MZ", b"\x7fELF")):
+            raise ReturnRejected([RowProblem(None, "", "The file must be a CSV (UTF-8) or an "
+                                             "Excel workbook (.xlsx).", "not-a-table")])
+        return _read_csv(tmp)
+
+
+def _read_csv(tmp):
+    problems = Problems()
+    try:
+        for number, line in enumerate(tmp, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.add(number, "", "This line is not UTF-8 text. Save the file as "
+                             "‘CSV UTF-8’ and upload it again.", "bad-encoding")
+                continue
+            if b"\x00" in line:
+                problems.add(number, "", "This line contains binary data (NUL bytes).",
+                             "binary-data")
+    except _TooMany:
+        pass
+    problems.raise_if_any()
+    tmp.seek(0)
+    wrapper = io.TextIOWrapper(tmp, encoding="utf-8-sig", newline="")
+    reader = csv.reader(wrapper)
+    try:
+        try:
+            header = [_clean_heading(h) for h in next(reader)]
+        except StopIteration:
+            raise ReturnRejected([RowProblem(None, "", "The file is empty.", "empty")]) from None
+        rows = []
+        for number, cells in enumerate(reader, start=2):
+            if number - 1 > MAX_ROWS:
+                raise ReturnRejected([RowProblem(number, "", f"A return can hold at most "
+                                                 f"{MAX_ROWS} rows; split the file.",
+                                                 "too-many-rows")])
+            if not any(c.strip() for c in cells):
+                continue
+            rows.append((number, _row_dict(header, cells)))
+    except csv.Error as exc:
+        raise ReturnRejected([RowProblem(reader.line_num, "", f"The CSV cannot be read here: "
+                                         f"{exc}.", "bad-csv")]) from None
+    finally:
+        wrapper.detach()
+    return header, rows
+
+
+OVERFLOW = "__overflow__"
+
+
+def _column_label(key):
+    key = str(key)
+    if key.startswith(OVERFLOW):
+        return f"column {key[len(OVERFLOW):]} (no heading)"
+    return key[:40]
+
+
+def _row_dict(header, cells):
+    row = {}
+    for index, cell in enumerate(cells):
+        if index < len(header):
+            row[header[index]] = cell
+        elif text(cell):
+            row[f"{OVERFLOW}{index + 1}"] = cell
+    return row
+
+
+def _read_xlsx(tmp):
+    try:
+        evidence_files.inspect_zip(tmp, max_total=8 * MAX_FILE_BYTES)
+    except evidence_files.EvidenceRefused as exc:
+        raise ReturnRejected([RowProblem(None, "", str(exc), "bad-xlsx")]) from None
+    tmp.seek(0)
+    try:
+        import openpyxl
+
+        workbook = openpyxl.load_workbook(tmp, read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+        raise ReturnRejected([RowProblem(None, "", "The file is not an Excel workbook (.xlsx) "
+                                         "that can be opened.", "bad-xlsx")]) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        iterator = sheet.iter_rows(values_only=True)
+        try:
+            header = [_clean_heading(h) for h in next(iterator)]
+        except StopIteration:
+            raise ReturnRejected([RowProblem(None, "", "The workbook's first sheet is empty.",
+                                             "empty")]) from None
+        while header and not header[-1]:
+            header.pop()
+        rows = []
+        for number, cells in enumerate(iterator, start=2):
+            if number - 1 > MAX_ROWS:
+                raise ReturnRejected([RowProblem(number, "", f"A return can hold at most "
+                                                 f"{MAX_ROWS} rows; split the file.",
+                                                 "too-many-rows")])
+            if not any(text(c) for c in cells):
+                continue
+            rows.append((number, _row_dict(header, cells)))
+    finally:
+        workbook.close()
+    return header, rows
+
+
+def validate_file(ctx, header, rows):
+    """Decide from the header whether it is a claims or an indicators file, then validate."""
+    problems = Problems()
+    is_indicators = "indicator" in header and "outcome" not in header
+    fields, columns = (INDICATOR_FIELDS, INDICATOR_COLUMNS) if is_indicators \
+        else (CLAIM_FIELDS, CLAIM_COLUMNS)
+    _header_problems(header, fields, [c.name for c in columns if c.required], problems)
+    problems.raise_if_any()
+    if is_indicators:
+        return "indicators", validate_indicators(ctx, rows)
+    return "claims", validate_claims(ctx, rows)
+
+
+def template_csv(kind="claims"):
+    columns = INDICATOR_COLUMNS if kind == "indicators" else CLAIM_COLUMNS
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([c.name for c in columns])
+    return buffer.getvalue()
