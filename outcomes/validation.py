@@ -483,7 +483,7 @@ def _participant(ctx, number, ref, values, field_value, problems, first_seen):
     ni_norm = re.sub(r"\s+", "", ni).upper()
     if ni and not NINO_RE.match(ni_norm):
         problems.add(number, "ni_number", "Enter a National Insurance number in the right format, "
-                     "like QQ 12 34 56 C.", "bad-ni-number")
+                     "like AB 12 34 56 C.", "bad-ni-number")
         ni_norm = ""
     if bool(ni) != bool(values["date_of_birth"]):
         missing = "date_of_birth" if ni else "ni_number"

@@ -46,6 +46,7 @@ urlpatterns = [
     path("returns/", include("outcomes.urls")),
     path("payments/", include("payments.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("outcomes.api")),
     path("api/v1/", include("pbr.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

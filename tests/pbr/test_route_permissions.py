@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from pbr.models import Role
 from tests.factories import JobFactory, audit_event
+from tests.outcomes.factories import route_claim, route_evidence, route_return
 
 # Routes anyone may open without signing in.
 PUBLIC = {
@@ -31,6 +32,7 @@ ROLE_ONLY = {
     "home_site_admin": set(),
     "api_token_list": {Role.PROVIDER_MANAGER},
     "contract_import": {Role.COMMISSIONER},
+    "return_start": {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
 }
 
 
@@ -74,6 +76,9 @@ OBJECT_FACTORIES = {
     "contract_pk": _contract_for_commissioner,
     "terms_version_pk": lambda w: (_contract(w)[0].current_version().pk, Role.COMMISSIONER),
     "payment_run_pk": lambda w: (_payment_run(w), Role.COMMISSIONER),
+    "return_pk": route_return,
+    "claim_pk": route_claim,
+    "evidence_file_pk": route_evidence,
 }
 
 

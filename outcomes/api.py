@@ -1,0 +1,239 @@
+"""REST API for returns, claims and evidence (included at /api/v1/).
+
+Rows posted here go through the same validator as the web form and file upload. Every queryset
+is the for_user() scope, so another organisation's object is 404.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from contracts.models import Contract
+
+from . import evidence as evidence_files
+from . import permissions, services
+from .models import Claim, EvidenceFile, Return
+from .validation import ReturnRejected
+
+
+class ReturnSerializer(serializers.ModelSerializer):
+    contract = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    provider = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Return
+        fields = ["id", "contract", "provider", "period_id", "period_start", "period_end",
+                  "due_date", "status", "version", "supersedes", "reason", "submitted_at"]
+
+
+class StartReturnSerializer(serializers.Serializer):
+    contract = serializers.CharField(help_text="Contract reference.")
+    period_id = serializers.CharField(help_text="Period label, e.g. 'Jun 2013'.")
+
+
+class RowsSerializer(serializers.Serializer):
+    rows = serializers.ListField(child=serializers.DictField(), allow_empty=False,
+                                 max_length=10_000,
+                                 help_text="Rows keyed by the columns in docs/returns-format.md.")
+
+
+class AmendSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class ClaimSerializer(serializers.ModelSerializer):
+    participant_ref = serializers.CharField(source="participant.provider_reference",
+                                            read_only=True)
+    segment = serializers.CharField(source="participant.segment", read_only=True)
+    evidence = serializers.PrimaryKeyRelatedField(source="evidence_files", many=True,
+                                                  read_only=True)
+
+    class Meta:
+        model = Claim
+        fields = ["id", "return_record", "row_number", "participant_ref", "segment", "outcome",
+                  "achieved", "started", "step_from", "step_to", "grade", "criteria_met",
+                  "criteria_total", "value", "subcontractor", "status", "checks", "evidence"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EvidenceFile
+        fields = ["id", "evidence_type", "original_name", "content_type", "size", "sha256",
+                  "uploaded_at"]
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    evidence_type = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+def _rejected(exc):
+    return Response({"detail": "Nothing has been saved: fix every problem and send all the rows "
+                               "again.", "problems": [p.as_dict() for p in exc.problems]},
+                    status=status.HTTP_400_BAD_REQUEST)
+
+
+class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ReturnSerializer
+    lookup_url_kwarg = "return_pk"
+
+    def get_queryset(self):
+        qs = Return.objects.for_user(self.request.user).select_related("contract", "provider")
+        params = self.request.query_params
+        if params.get("contract"):
+            qs = qs.filter(contract__reference=params["contract"])
+        if params.get("period"):
+            qs = qs.filter(period_id=params["period"])
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        return qs
+
+    @extend_schema(request=StartReturnSerializer, responses=ReturnSerializer,
+                   summary="Start (or reopen) the draft return for a contract and period")
+    def create(self, request):
+        data = StartReturnSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contract = Contract.objects.for_user(request.user).filter(
+            reference=data.validated_data["contract"]).first()
+        if contract is None:
+            raise NotFound("No contract with that reference.")
+        try:
+            ret = services.start_return(contract, data.validated_data["period_id"],
+                                        actor=request.user)
+        except services.ReturnError as exc:
+            decision = permissions.can_submit_returns(request.user, contract)
+            if not decision:
+                raise PermissionDenied(decision.reason) from exc
+            raise ValidationError({"period_id": [str(exc)]}) from exc
+        return Response(ReturnSerializer(ret).data, status=status.HTTP_201_CREATED)
+
+    def _editable(self):
+        ret = self.get_object()
+        decision = permissions.can_edit_return(self.request.user, ret)
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        return ret
+
+    @extend_schema(request=RowsSerializer, summary="Add claim rows: all are saved, or none")
+    @action(detail=True, methods=["post"], url_path="claims")
+    def add_claims(self, request, return_pk=None):
+        return self._add(request, "claims")
+
+    @extend_schema(request=RowsSerializer, summary="Add indicator rows: all are saved, or none")
+    @action(detail=True, methods=["post"], url_path="indicators")
+    def add_indicators(self, request, return_pk=None):
+        return self._add(request, "indicators")
+
+    def _add(self, request, kind):
+        ret = self._editable()
+        data = RowsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # Row numbers count like a spreadsheet's (the first row is 2) so reports read the same.
+        rows = [(i, row) for i, row in enumerate(data.validated_data["rows"], start=2)]
+        try:
+            saved = services.add_rows(ret, rows, actor=request.user, kind=kind, source="api")
+        except ReturnRejected as exc:
+            return _rejected(exc)
+        return Response({"saved": saved}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}},
+        summary="Upload a CSV or XLSX file: all rows are saved, or none")
+    @action(detail=True, methods=["post"], url_path="upload",
+            parser_classes=[parsers.MultiPartParser])
+    def upload(self, request, return_pk=None):
+        ret = self._editable()
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": ["Attach the file as ‘file’."]})
+        try:
+            kind, saved = services.import_file(ret, upload, upload.name, actor=request.user)
+        except ReturnRejected as exc:
+            return _rejected(exc)
+        return Response({"kind": kind, "saved": saved}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ReturnSerializer,
+                   summary="Run the automatic checks and submit")
+    @action(detail=True, methods=["post"])
+    def submit(self, request, return_pk=None):
+        ret = self._editable()
+        ret = services.submit_return(ret, actor=request.user)
+        return Response(ReturnSerializer(ret).data)
+
+    @extend_schema(request=AmendSerializer, responses=ReturnSerializer,
+                   summary="Start an amendment: a new draft version")
+    @action(detail=True, methods=["post"])
+    def amend(self, request, return_pk=None):
+        ret = self.get_object()
+        decision = permissions.can_amend_return(request.user, ret)
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        data = AmendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = services.amend_return(ret, actor=request.user, reason=data.validated_data["reason"])
+        return Response(ReturnSerializer(new).data, status=status.HTTP_201_CREATED)
+
+
+class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ClaimSerializer
+    lookup_url_kwarg = "claim_pk"
+
+    def get_queryset(self):
+        qs = (Claim.objects.for_user(self.request.user)
+              .select_related("participant").prefetch_related("evidence_files"))
+        params = self.request.query_params
+        for param, lookup in (("return", "return_record_id"), ("status", "status"),
+                              ("outcome", "outcome")):
+            if params.get(param):
+                qs = qs.filter(**{lookup: params[param]})
+        return qs
+
+
+class EvidenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = EvidenceSerializer
+    lookup_url_kwarg = "evidence_file_pk"
+    parser_classes = [parsers.MultiPartParser, parsers.JSONParser]
+
+    def get_queryset(self):
+        return EvidenceFile.objects.for_user(self.request.user)
+
+    @extend_schema(request={"multipart/form-data": EvidenceUploadSerializer},
+                   responses=EvidenceSerializer, summary="Upload an evidence file")
+    def create(self, request):
+        decision = permissions.can_upload_evidence(request.user)
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        data = EvidenceUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        try:
+            stored = evidence_files.store(
+                upload, upload.name, organisation=request.user.organisation,
+                uploaded_by=request.user,
+                evidence_type=data.validated_data.get("evidence_type", ""))
+        except evidence_files.EvidenceRefused as exc:
+            raise ValidationError({"file": [str(exc)]}) from exc
+        return Response(EvidenceSerializer(stored).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes},
+                   summary="Download the file (always as an attachment)")
+    @action(detail=True, methods=["get"])
+    def download(self, request, evidence_file_pk=None):
+        from pbr import audit
+
+        from .views import evidence_response
+
+        evidence = self.get_object()
+        audit.record("evidence.downloaded", actor=request.user, obj=evidence)
+        return evidence_response(evidence_files.open_stored(evidence), evidence)
+
+
+router = SimpleRouter(use_regex_path=False)
+router.register("returns", ReturnViewSet, basename="api-return")
+router.register("claims", ClaimViewSet, basename="api-claim")
+router.register("evidence", EvidenceViewSet, basename="api-evidence")
+
+urlpatterns = [*router.urls]

@@ -1,0 +1,76 @@
+from django import forms
+
+from contracts.models import Contract
+
+from .models import ReturnStatus
+from .validation import CLAIM_COLUMNS
+
+
+class ClaimForm(forms.Form):
+    """Every column of a claims file as a text field: the shared validator does the checking, so
+    the form gives exactly the answers an upload or the API would."""
+
+    LABELS = {
+        "participant_ref": "Participant reference", "ni_number": "National Insurance number",
+        "date_of_birth": "Date of birth", "segment": "Payment group", "start_date":
+        "Date they joined the programme", "outcome": "Outcome code", "achieved":
+        "Date achieved", "started": "Start of the spell (if the outcome has a sustainment window)",
+        "step_from": "Step from", "step_to": "Step to", "grade": "Grade", "criteria_met":
+        "Criteria met", "criteria_total": "Criteria assessed", "value": "Units",
+        "subcontractor": "Subcontractor code", "evidence": "Evidence file numbers",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for column in CLAIM_COLUMNS:
+            self.fields[column.name] = forms.CharField(
+                label=self.LABELS.get(column.name, column.name), required=False,
+                help_text=column.doc, max_length=300)
+
+    def row(self):
+        return {name: self.cleaned_data.get(name, "") for name in self.fields}
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="Return file (CSV or Excel .xlsx)",
+                           error_messages={"required": "Choose a CSV or Excel file to upload."})
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(label="Evidence file",
+                           help_text="PDF, PNG, JPEG, DOCX, XLSX, CSV or TXT.",
+                           error_messages={"required": "Choose a file to upload."})
+    evidence_type = forms.CharField(
+        label="Evidence type", required=False, max_length=64,
+        help_text="The evidence type the contract asks for, for example off_benefit_check.")
+
+
+class AttachEvidenceForm(forms.Form):
+    evidence = forms.IntegerField(label="Evidence file number", min_value=1,
+                                  error_messages={"required": "Enter the evidence file number."})
+
+
+class StartReturnForm(forms.Form):
+    contract = forms.ModelChoiceField(queryset=Contract.objects.none(), label="Contract",
+                                      error_messages={"required": "Choose a contract."})
+    period_id = forms.CharField(label="Period", max_length=32,
+                                help_text="As shown on statements, for example ‘Jun 2013’ or "
+                                          "‘Q1 2011-12’.",
+                                error_messages={"required": "Enter the period."})
+
+    def __init__(self, *args, contracts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contracts is not None:
+            self.fields["contract"].queryset = contracts
+
+
+class AmendForm(forms.Form):
+    reason = forms.CharField(label="Why are you amending this return?", max_length=2000,
+                             error_messages={"required": "Enter the reason for the amendment."})
+
+
+class ReturnFilterForm(forms.Form):
+    contract = forms.CharField(required=False, label="Contract reference")
+    period = forms.CharField(required=False, label="Period")
+    status = forms.ChoiceField(required=False, label="Status",
+                               choices=[("", "Any")] + list(ReturnStatus.choices))
