@@ -314,8 +314,8 @@ def _check_text(tmp, size, extension):
             raise EvidenceRefused("The file contains binary data, so it is not a text or CSV "
                                   f"file. Upload a {ALLOWED_WORDS} file.")
     if decoder_tail:
-        raise EvidenceRefused("The text file ends part-way through a character; save it as "
-                              "UTF-8.")
+        raise EvidenceRefused("The file is text that is not UTF-8 (it ends part-way through a "
+                              "character). Save it as UTF-8.")
     if _scan(tmp, ACTIVE_MARKUP):
         raise EvidenceRefused("The file contains web page, SVG or script code, which is not "
                               "allowed in evidence.")
