@@ -50,3 +50,14 @@ def row(**values):
             "achieved": "2011-06-15"}
     base.update(values)
     return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.fixture(autouse=True)
+def private_evidence_root(settings, tmp_path):
+    """Each test stores evidence in its own folder: other test runs sharing this checkout clean
+    the common test folder when they finish, which must not pull files from under us."""
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["evidence"]["OPTIONS"]["location"] = str(tmp_path / "evidence")
+    settings.STORAGES = storages
+    settings.EVIDENCE_ROOT = tmp_path / "evidence"
+    return tmp_path / "evidence"

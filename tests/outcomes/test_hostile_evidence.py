@@ -2,6 +2,7 @@
 stored privately and served only as attachments to those allowed to see them."""
 
 import os
+import re
 
 import pytest
 from django.conf import settings
@@ -58,7 +59,8 @@ def test_allowed_types_are_stored_with_hash(world_a, filename, content, content_
     assert stored.content_type == content_type
     assert stored.sha256 == hashlib.sha256(content).hexdigest()
     assert stored.size == len(content)
-    assert filename not in stored.stored_name  # random name, not the uploader's
+    # A random name, not the uploader's.
+    assert re.fullmatch(r"\d+/[0-9a-f]{32}\.[a-z]+", stored.stored_name), stored.stored_name
 
 
 @pytest.mark.django_db
