@@ -2,12 +2,7 @@
 
 from pbr.models import Role
 from pbr.permissions import ALLOW, Decision
-
-
-def _signed_in(user):
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Decision(False, "You need to sign in.")
-    return None
+from pbr.permissions import signed_in as _signed_in
 
 
 def can_design_contracts(user):

@@ -1,7 +1,7 @@
 """One function per payments action, each returning a Decision (allowed, reason)."""
 
 from pbr.models import Role
-from pbr.permissions import ALLOW, Decision
+from pbr.permissions import ALLOW, Decision, signed_in
 
 
 def _manages(user, contract):
@@ -10,16 +10,16 @@ def _manages(user, contract):
 
 
 def can_run_payments(user, contract):
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Decision(False, "You need to sign in.")
+    if denied := signed_in(user):
+        return denied
     if _manages(user, contract):
         return ALLOW
     return Decision(False, "Only the commissioner who manages this contract can run its payments.")
 
 
 def can_approve_run(user, run):
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Decision(False, "You need to sign in.")
+    if denied := signed_in(user):
+        return denied
     if user.role == Role.COMMISSIONER and user.organisation_id == run.contract.commissioner_id:
         return ALLOW
     return Decision(False, "Only a commissioner of the managing organisation can approve payments.")

@@ -33,16 +33,22 @@ ROLE_ORGANISATION_KIND = {
 }
 
 
+def scope_to_organisation(queryset, user, field="organisation_id"):
+    """The one organisation scope: a site admin sees all; a member sees rows whose `field` is
+    their organisation; anyone else, nothing."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    if user.is_site_admin:
+        return queryset
+    if user.organisation_id is None:
+        return queryset.none()
+    return queryset.filter(**{field: user.organisation_id})
+
+
 class OrganisationQuerySet(models.QuerySet):
     def for_user(self, user):
         """Organisations the user may see: their own; a site admin sees all."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_site_admin:
-            return self
-        if user.organisation_id is None:
-            return self.none()
-        return self.filter(pk=user.organisation_id)
+        return scope_to_organisation(self, user, "pk")
 
 
 class Organisation(models.Model):
@@ -133,13 +139,7 @@ class User(AbstractUser):
 
 class ApiTokenQuerySet(models.QuerySet):
     def for_user(self, user):
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_site_admin:
-            return self
-        if user.organisation_id is None:
-            return self.none()
-        return self.filter(organisation_id=user.organisation_id)
+        return scope_to_organisation(self, user)
 
     def active(self):
         return self.filter(revoked_at__isnull=True)
@@ -188,13 +188,7 @@ class AuditImmutableError(Exception):
 
 class AuditEventQuerySet(models.QuerySet):
     def for_user(self, user):
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_site_admin:
-            return self
-        if user.organisation_id is None:
-            return self.none()
-        return self.filter(organisation_id=user.organisation_id)
+        return scope_to_organisation(self, user)
 
     def update(self, **kwargs):
         raise AuditImmutableError("Audit events are append-only; they cannot be updated.")
@@ -254,13 +248,7 @@ class JobStatus(models.TextChoices):
 
 class JobQuerySet(models.QuerySet):
     def for_user(self, user):
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        if user.is_site_admin:
-            return self
-        if user.organisation_id is None:
-            return self.none()
-        return self.filter(organisation_id=user.organisation_id)
+        return scope_to_organisation(self, user)
 
 
 class Job(models.Model):

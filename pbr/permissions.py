@@ -21,14 +21,17 @@ class Decision:
 ALLOW = Decision(True)
 
 
-def _signed_in(user):
+def signed_in(user):
+    """None when the user is signed in and active; otherwise the refusal to return."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Decision(False, "You need to sign in.")
     return None
 
 
+
+
 def can_view_audit_log(user):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if user.is_site_admin or user.organisation_id:
         return ALLOW
@@ -37,7 +40,7 @@ def can_view_audit_log(user):
 
 def can_manage_api_tokens(user, organisation=None):
     """Provider managers issue their own organisation's API tokens; site admins any."""
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if user.is_site_admin:
         return ALLOW
@@ -49,13 +52,13 @@ def can_manage_api_tokens(user, organisation=None):
 
 
 def can_view_jobs(user):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     return ALLOW
 
 
 def can_use_admin(user):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if user.is_site_admin:
         return ALLOW
