@@ -1,12 +1,11 @@
 """One function per contract action, each returning a Decision (allowed, reason)."""
 
 from pbr.models import Role
-from pbr.permissions import ALLOW, Decision
-from pbr.permissions import signed_in as _signed_in
+from pbr.permissions import ALLOW, Decision, signed_in
 
 
 def can_design_contracts(user):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if user.is_site_admin or user.role == Role.COMMISSIONER:
         return ALLOW
@@ -19,7 +18,7 @@ def _manages(user, contract):
 
 
 def can_publish_terms(user, version):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if _manages(user, version.contract):
         return ALLOW
@@ -27,7 +26,7 @@ def can_publish_terms(user, version):
 
 
 def can_vary_contract(user, contract):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if _manages(user, contract):
         return ALLOW

@@ -4,7 +4,7 @@ Visibility is the models' for_user() scope; these decide actions on objects alre
 """
 
 from contracts.models import PartyRole
-from pbr.permissions import ALLOW, Decision, _signed_in
+from pbr.permissions import ALLOW, Decision, signed_in
 
 
 def delivers(organisation_id, contract):
@@ -14,7 +14,7 @@ def delivers(organisation_id, contract):
 
 
 def can_submit_returns(user, contract=None):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if not user.is_provider:
         return Decision(False, "Only providers submit returns.")
@@ -49,7 +49,7 @@ def can_amend_return(user, return_record):
 
 
 def can_upload_evidence(user):
-    if denied := _signed_in(user):
+    if denied := signed_in(user):
         return denied
     if not user.is_provider:
         return Decision(False, "Only providers upload evidence.")
