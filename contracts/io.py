@@ -4,18 +4,10 @@ import json
 
 import yaml
 
-from .definition import load_document  # noqa: F401  (re-exported for the CLI)
+from .definition import DecimalSafeLoader
 from .services import ContractError, Problem
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
-
-
-class _SafeTextLoader(yaml.SafeLoader):
-    """Floats and dates stay as text so Decimal and the schema see exactly what was written."""
-
-
-for _tag in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"):
-    _SafeTextLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
 
 
 def parse_text(raw, filename=""):
@@ -36,7 +28,7 @@ def parse_text(raw, filename=""):
         if filename.lower().endswith(".json") or text.startswith("{"):
             document = json.loads(text, parse_float=str)
         else:
-            document = yaml.load(text, Loader=_SafeTextLoader)  # noqa: S506 - SafeLoader subclass
+            document = yaml.load(text, Loader=DecimalSafeLoader)  # noqa: S506 - SafeLoader subclass
     except json.JSONDecodeError as exc:
         raise ContractError([Problem("", f"This is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                      f"column {exc.colno}.", "syntax")]) from exc

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from pbr.models import Organisation
+from pbr.models import Organisation, is_signed_in
 
 
 class ContractStatus(models.TextChoices):
@@ -34,7 +34,7 @@ class PartyRole(models.TextChoices):
 class ContractQuerySet(models.QuerySet):
     def for_user(self, user):
         """Contracts a user may see: their organisation owns, funds, delivers or audits it."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
+        if not is_signed_in(user):
             return self.none()
         if user.is_site_admin:
             return self

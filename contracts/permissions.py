@@ -12,7 +12,8 @@ def can_design_contracts(user):
     return Decision(False, "Only commissioners can design or import contracts.")
 
 
-def _manages(user, contract):
+def manages_contract(user, contract):
+    """The commissioner organisation that manages the contract (or a site admin)."""
     return user.is_site_admin or (user.role == Role.COMMISSIONER
                                   and user.organisation_id == contract.commissioner_id)
 
@@ -20,7 +21,7 @@ def _manages(user, contract):
 def can_publish_terms(user, version):
     if denied := signed_in(user):
         return denied
-    if _manages(user, version.contract):
+    if manages_contract(user, version.contract):
         return ALLOW
     return Decision(False, "Only the commissioner who manages this contract can publish its terms.")
 
@@ -28,6 +29,6 @@ def can_publish_terms(user, version):
 def can_vary_contract(user, contract):
     if denied := signed_in(user):
         return denied
-    if _manages(user, contract):
+    if manages_contract(user, contract):
         return ALLOW
     return Decision(False, "Only the commissioner who manages this contract can vary it.")

@@ -15,10 +15,7 @@ from django.db.models import Q
 
 from contracts.models import Contract, PartyRole
 from pbr.models import Organisation, Role
-
-
-def _active(user):
-    return getattr(user, "is_authenticated", False) and user.is_active
+from pbr.models import is_signed_in as _active
 
 
 def contract_scope(user, prefix="contract__"):

@@ -1,18 +1,14 @@
 """One function per payments action, each returning a Decision (allowed, reason)."""
 
+from contracts.permissions import manages_contract
 from pbr.models import Role
 from pbr.permissions import ALLOW, Decision, signed_in
-
-
-def _manages(user, contract):
-    return user.is_site_admin or (user.role == Role.COMMISSIONER
-                                  and user.organisation_id == contract.commissioner_id)
 
 
 def can_run_payments(user, contract):
     if denied := signed_in(user):
         return denied
-    if _manages(user, contract):
+    if manages_contract(user, contract):
         return ALLOW
     return Decision(False, "Only the commissioner who manages this contract can run its payments.")
 

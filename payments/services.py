@@ -115,18 +115,15 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None):
         ledger = _engine_ledger(contract)
         statement = engine.statement(resolved.definition, facts, ledger, period_id)
         computation = run.computations + 1
-        by_id = {}
         posted = []
         for line in statement.lines:
-            corrects = None
-            if line.corrects:
-                corrects = by_id.get(line.corrects) or LedgerLine.objects.get(pk=int(line.corrects))
             row = LedgerLine.objects.create(
                 contract=contract, run=run, period_id=period_id, key=line.key, kind=line.kind,
                 rule_id=line.rule_id, amount=line.amount.quantize(CENT, ROUND_HALF_UP),
                 shadow=line.shadow, subcontractor=line.subcontractor or "",
                 participant=line.participant or "", explanation=line.explanation,
-                inputs=dict(line.inputs), references=list(line.references), corrects=corrects,
+                inputs=dict(line.inputs), references=list(line.references),
+                corrects_id=int(line.corrects) if line.corrects else None,
                 computation=computation,
             )
             posted.append(row)

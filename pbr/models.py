@@ -33,10 +33,15 @@ ROLE_ORGANISATION_KIND = {
 }
 
 
+def is_signed_in(user):
+    """True for an authenticated, active user: the first test of every scope and permission."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_active)
+
+
 def scope_to_organisation(queryset, user, field="organisation_id"):
     """The one organisation scope: a site admin sees all; a member sees rows whose `field` is
     their organisation; anyone else, nothing."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not is_signed_in(user):
         return queryset.none()
     if user.is_site_admin:
         return queryset
@@ -73,7 +78,7 @@ class Organisation(models.Model):
 class UserQuerySet(models.QuerySet):
     def for_user(self, user):
         """Users the user may see: colleagues in their organisation; a site admin sees all."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
+        if not is_signed_in(user):
             return self.none()
         if user.is_site_admin:
             return self

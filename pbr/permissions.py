@@ -6,7 +6,7 @@ Views, htmx partials, file downloads and API routes call these and scope every q
 
 from dataclasses import dataclass
 
-from .models import Role
+from .models import Role, is_signed_in
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ ALLOW = Decision(True)
 
 def signed_in(user):
     """None when the user is signed in and active; otherwise the refusal to return."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not is_signed_in(user):
         return Decision(False, "You need to sign in.")
     return None
 

@@ -32,13 +32,13 @@ def to_dict(defn: ContractDefinition) -> dict[str, Any]:
     return dump(defn)
 
 
-class _DecimalSafeLoader(yaml.SafeLoader):
+class DecimalSafeLoader(yaml.SafeLoader):
     """Reads YAML floats and dates as text: 0.1 stays exactly 0.1 on its way to Decimal, and a
     date is checked by the same schema rule whether it came from YAML or JSON."""
 
 
 for _tag in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"):
-    _DecimalSafeLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
+    DecimalSafeLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
 
 
 def load_document(path: str | Path) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def load_document(path: str | Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         return json.loads(text, parse_float=str)
-    return yaml.load(text, Loader=_DecimalSafeLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(text, Loader=DecimalSafeLoader)  # noqa: S506 - SafeLoader subclass
 
 
 def load_file(path: str | Path) -> ContractDefinition:
