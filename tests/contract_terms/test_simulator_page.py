@@ -22,6 +22,7 @@ def test_simulator_shows_c2_years_maximum_liability_and_cliff_edge(client, world
     assert "£18,960.00" in page and "£9,666.67" in page
     assert page.count("£20,000.00") >= 2  # maximum liability in each year
     assert "Cliff" in page and "£8,000.00" in page  # 109 pays nothing, 110 pays £8,000
+    assert "every other measure is set to its best case" in page
 
 
 def test_simulator_rejects_bad_numbers_by_field(client, world_a, c2):
