@@ -8,6 +8,11 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=pbr.settings.production
 WORKDIR /app
 RUN useradd --create-home --uid 1000 pbr
+# WeasyPrint (PDF statements) needs Pango, HarfBuzz and fontconfig, and at least one font.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz-subset0 fontconfig fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY --from=assets /app/node_modules ./node_modules
