@@ -143,6 +143,9 @@ class Return(models.Model):
     submitted_by = models.ForeignKey("pbr.User", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     submitted_at = models.DateTimeField(null=True, blank=True)
+    marked_late_on = models.DateField(
+        null=True, blank=True, help_text="Set by the nightly deadline task when the due date "
+                                         "passed with this return still a draft.")
 
     objects = ReturnQuerySet.as_manager()
 
@@ -159,6 +162,88 @@ class Return(models.Model):
     @property
     def is_editable(self):
         return self.status == ReturnStatus.DRAFT
+
+
+class ReminderKind(models.TextChoices):
+    DUE_SOON = "due_soon", "Due soon"
+    OVERDUE = "overdue", "Overdue"
+
+
+class ReturnReminderQuerySet(ScopedQuerySet):
+    pass
+
+
+class ReturnReminder(models.Model):
+    """One deadline email per (contract, provider, period, kind): the record is written in the
+    same transaction as the send, so a re-run of the nightly task sends nothing twice."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    period_id = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16, choices=ReminderKind.choices)
+    due_date = models.DateField()
+    sent_on = models.DateField(help_text="The local date the reminder was sent.")
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.PositiveIntegerField(default=0)
+
+    objects = ReturnReminderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "provider", "period_id", "kind"],
+                                    name="unique_return_reminder"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} reminder: {self.period_id}"
+
+
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting to be checked"
+    RUNNING = "running", "Being checked"
+    SAVED = "saved", "Saved"
+    REFUSED = "refused", "Refused: nothing saved"
+    FAILED = "failed", "Failed: nothing saved"
+
+
+class ReturnUploadQuerySet(ScopedQuerySet):
+    contract_path = "return_record__contract__"
+    provider_field = "return_record__provider_id"
+
+
+class ReturnUpload(models.Model):
+    """A large return file checked in the background. The file itself is kept privately only
+    until it has been checked; the outcome (rows saved, or every problem) stays here."""
+
+    return_record = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="uploads")
+    job = models.OneToOneField("pbr.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    original_name = models.CharField(max_length=255)
+    stored_name = models.CharField(max_length=255, blank=True,
+                                   help_text="Private storage name; empty once checked.")
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey("pbr.User", null=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=UploadStatus.choices,
+                              default=UploadStatus.QUEUED)
+    kind = models.CharField(max_length=16, blank=True, help_text="claims or indicators")
+    rows_saved = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True,
+                                help_text="Every problem found: row, column, message, code.")
+
+    objects = ReturnUploadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def is_finished(self):
+        return self.status in (UploadStatus.SAVED, UploadStatus.REFUSED, UploadStatus.FAILED)
 
 
 # --- claims --------------------------------------------------------------------------------
@@ -291,3 +376,125 @@ class EvidenceFile(models.Model):
 
     def __str__(self):
         return self.original_name
+
+
+# --- participant events ----------------------------------------------------------------------
+
+# The event code a provider returns for an adverse event in a sustainment window (a tenancy
+# breach, a rough sleeping incident). Any other event code must be one the terms name in an
+# outcome's voided_by. See docs/adr/0006-events-and-external-datasets.md.
+ADVERSE_EVENT = "adverse"
+
+
+class ParticipantEventQuerySet(ScopedQuerySet):
+    contract_path = "return_record__contract__"
+    provider_field = "return_record__provider_id"
+
+
+class ParticipantEvent(models.Model):
+    """Something that happened to a participant that bears on payment without being an outcome:
+    an adverse event counted against a sustainment window's tolerance, or an event that voids
+    an outcome (e.g. re-presentation within six months)."""
+
+    return_record = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="events")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="events")
+    row_number = models.PositiveIntegerField(default=0)
+    event = models.CharField(max_length=64, help_text=f"'{ADVERSE_EVENT}', or an event code the "
+                                                      "terms name in an outcome's voided_by.")
+    occurred = models.DateField()
+
+    objects = ParticipantEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["return_record", "row_number", "id"]
+        indexes = [models.Index(fields=["participant", "occurred"])]
+
+    def __str__(self):
+        return f"{self.event} for {self.participant} on {self.occurred:%d %b %Y}"
+
+    @property
+    def is_adverse(self):
+        return self.event == ADVERSE_EVENT
+
+
+# --- external datasets -----------------------------------------------------------------------
+
+
+class ExternalDataQuerySet(models.QuerySet):
+    """A contract's commissioner and auditor see its external data, and so do the providers who
+    deliver it: the figures their payments are measured against."""
+
+    contract_path = "contract__"
+
+    def for_user(self, user):
+        if not _active(user):
+            return self.none()
+        if user.is_site_admin:
+            return self
+        if user.organisation_id is None:
+            return self.none()
+        if user.is_provider:
+            scope = Q(**{f"{self.contract_path}parties__organisation_id": user.organisation_id,
+                         f"{self.contract_path}parties__role__in": (PartyRole.PRIME,
+                                                                    PartyRole.SUBCONTRACTOR)})
+        else:
+            scope = contract_scope(user, self.contract_path)
+        if scope is None:
+            return self.none()
+        return self.filter(pk__in=self.model.objects.filter(scope).values("pk"))
+
+
+class DatasetUpload(models.Model):
+    """One file (or API call) of external figures, kept whole: later uploads supersede earlier
+    figures for the same dataset and period without changing them."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT,
+                                 related_name="dataset_uploads")
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, help_text="Of the file exactly as received.")
+    size = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=8, default="file", help_text="file or api")
+    uploaded_by = models.ForeignKey("pbr.User", null=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ExternalDataQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.contract.reference})"
+
+
+class DatasetValueQuerySet(ExternalDataQuerySet):
+    def current(self):
+        """The newest figure for each (contract, dataset, period)."""
+        newer = DatasetValue.objects.filter(
+            contract_id=models.OuterRef("contract_id"), dataset=models.OuterRef("dataset"),
+            period=models.OuterRef("period"), pk__gt=models.OuterRef("pk"))
+        return self.exclude(models.Exists(newer))
+
+
+class DatasetValue(models.Model):
+    """One external figure: a baseline, a matched comparison cohort's result or a third-party
+    count, for one period or cohort of a contract's dataset."""
+
+    upload = models.ForeignKey(DatasetUpload, on_delete=models.PROTECT, related_name="values")
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT,
+                                 related_name="dataset_values")
+    row_number = models.PositiveIntegerField(default=0)
+    dataset = models.CharField(max_length=64, help_text="Dataset code from the contract terms.")
+    period = models.CharField(max_length=64, help_text="Cohort label, or the period, quarter or "
+                                                       "financial year the figure covers.")
+    value = models.DecimalField(max_digits=14, decimal_places=4)
+
+    objects = DatasetValueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contract", "dataset", "period", "id"]
+        indexes = [models.Index(fields=["contract", "dataset", "period"])]
+
+    def __str__(self):
+        return f"{self.dataset} {self.period}: {self.value}"
