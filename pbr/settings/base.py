@@ -236,3 +236,18 @@ PBR_SECOND_APPROVAL_ABOVE = env.str("PBR_SECOND_APPROVAL_ABOVE", default="100000
 # Tests only: seconds a payment computation waits before committing, so a test can kill a worker
 # mid-transaction. Always 0 in real use.
 PBR_TEST_RUN_PAUSE = env.float("PBR_TEST_RUN_PAUSE", default=0.0)
+
+# --- Returns -----------------------------------------------------------------------------------
+# The contract format has no submission deadline, so a period's return is due this many days
+# after the period ends (docs/returns-format.md, "Deadlines").
+PBR_RETURN_DUE_DAYS = env.int("PBR_RETURN_DUE_DAYS", default=10)
+# Reminder emails go to the provider's users this many days before a return is due (and once
+# on the day after a missed deadline).
+PBR_RETURN_REMINDER_DAYS = env.int("PBR_RETURN_REMINDER_DAYS", default=5)
+# The claim window: this many days after a period ends (plus the calendar's
+# post_contract_claim_days for a contract's last period) its submitted returns are locked.
+PBR_CLAIM_WINDOW_DAYS = env.int("PBR_CLAIM_WINDOW_DAYS", default=60)
+# Return files larger than this are checked and saved in the background with a progress page.
+PBR_UPLOAD_BACKGROUND_BYTES = env.int("PBR_UPLOAD_BACKGROUND_BYTES", default=1024 * 1024)
+# The address links in emails point at (no request exists when the nightly task runs).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
