@@ -54,3 +54,15 @@ def can_upload_evidence(user):
     if not user.is_provider:
         return Decision(False, "Only providers upload evidence.")
     return ALLOW
+
+
+def can_change_participant(user, participant):
+    """Record a leave date or change the payment group: the provider who enrolled them."""
+    if denied := signed_in(user):
+        return denied
+    if not user.is_provider:
+        return Decision(False, "Only the provider who enrolled a participant can change their "
+                               "record.")
+    if participant.provider_id != user.organisation_id:
+        return Decision(False, "You can only change your own organisation's participants.")
+    return ALLOW

@@ -8,6 +8,7 @@ import datetime
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,9 +38,6 @@ from .validation import (
     validate_indicators,
 )
 
-# Days after a period ends by which its return is due; later submissions are marked late.
-RETURN_DUE_DAYS = 10
-
 
 class ReturnError(Exception):
     """An action on a return that cannot go ahead, with the reason in words."""
@@ -48,6 +46,12 @@ class ReturnError(Exception):
 def _require(decision):
     if not decision:
         raise ReturnError(decision.reason)
+
+
+def return_due_date(period_end):
+    """The contract format has no submission deadline: a return is due a set number of days
+    (settings.PBR_RETURN_DUE_DAYS) after its period ends; later submissions are marked late."""
+    return period_end + timedelta(days=settings.PBR_RETURN_DUE_DAYS)
 
 
 def contract_periods_now(contract):
@@ -77,7 +81,7 @@ def start_return(contract, period_id, *, actor, provider=None):
         raise ReturnError(f"The {period_id} return has been submitted; amend it instead.")
     ret = Return.objects.create(
         contract=contract, provider=provider, period_id=period.id, period_start=period.start,
-        period_end=period.end, due_date=period.end + timedelta(days=RETURN_DUE_DAYS),
+        period_end=period.end, due_date=return_due_date(period.end),
         created_by=actor)
     audit.record("return.started", actor=actor, obj=ret, organisation=provider,
                  after={"period": period.id, "version": 1})
@@ -187,6 +191,70 @@ def delete_claim(claim, *, actor):
                  before={"outcome": claim.outcome, "achieved": claim.achieved.isoformat(),
                          "participant": claim.participant.provider_reference})
     claim.delete()
+
+
+# --- participants ----------------------------------------------------------------------------
+
+
+def contract_segments(contract):
+    """Payment group codes named by the contract's current published terms."""
+    version = (contract.versions.filter(status=TermsStatus.PUBLISHED)
+               .order_by("-effective_from", "-number").first())
+    return [s.code for s in version.definition().segments] if version else []
+
+
+def _lock_participant(participant):
+    return (Participant.objects.select_for_update().select_related("contract", "provider")
+            .get(pk=participant.pk))
+
+
+@transaction.atomic
+def record_leave(participant, *, actor, leave_date, reason, today=None):
+    """Record (or correct) the day a participant left the programme and why."""
+    participant = _lock_participant(participant)
+    _require(permissions.can_change_participant(actor, participant))
+    today = today or timezone.localdate()
+    reason = (reason or "").strip()
+    if leave_date < participant.start_date:
+        raise ReturnError(f"The leave date must be on or after the day they joined, "
+                          f"{_d(participant.start_date)}.")
+    if leave_date > today:
+        raise ReturnError("The leave date must be today or in the past.")
+    if not reason:
+        raise ReturnError("Enter why they left.")
+    before = {"leave_date": participant.leave_date.isoformat() if participant.leave_date
+              else None, "leave_reason": participant.leave_reason}
+    participant.leave_date, participant.leave_reason = leave_date, reason[:200]
+    participant.save(update_fields=["leave_date", "leave_reason"])
+    audit.record("participant.left", actor=actor, obj=participant,
+                 organisation=participant.provider, before=before,
+                 after={"leave_date": leave_date.isoformat(), "leave_reason": reason[:200]},
+                 reason=reason)
+    return participant
+
+
+@transaction.atomic
+def change_segment(participant, segment, *, actor, reason):
+    """Move a participant to another payment group of the contract, with the reason."""
+    participant = _lock_participant(participant)
+    _require(permissions.can_change_participant(actor, participant))
+    segment, reason = (segment or "").strip(), (reason or "").strip()
+    codes = contract_segments(participant.contract)
+    if codes and segment not in codes:
+        raise ReturnError(f"Choose one of the payment groups of {participant.contract.reference}:"
+                          f" {', '.join(codes)}.")
+    if segment == participant.segment:
+        raise ReturnError(f"{participant.provider_reference} is already in payment group "
+                          f"{segment}.")
+    if not reason:
+        raise ReturnError("Enter the reason for changing the payment group.")
+    before = {"segment": participant.segment}
+    participant.segment = segment
+    participant.save(update_fields=["segment"])
+    audit.record("participant.segment_changed", actor=actor, obj=participant,
+                 organisation=participant.provider, before=before, after={"segment": segment},
+                 reason=reason)
+    return participant
 
 
 # --- submission and automatic checks -----------------------------------------------------------
