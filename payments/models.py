@@ -45,6 +45,16 @@ class PaymentRun(models.Model):
                                            related_name="+")
     second_approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the last computation read, so the next run of the contract can recompute only the
+    # participants whose facts changed since (ADR 0007). Empty when the caller supplied the
+    # facts itself: the next run is then a full recomputation.
+    facts_as_of = models.DateField(null=True, blank=True,
+                                   help_text="Facts were read as known on this date.")
+    ledger_high_water = models.BigIntegerField(
+        null=True, blank=True, help_text="Highest ledger line id of the contract after the run.")
+    mode = models.CharField(max_length=16, blank=True,
+                            help_text="full, or incremental: only changed participants recomputed.")
+    participants_recomputed = models.PositiveIntegerField(default=0)
 
     objects = PaymentRunQuerySet.as_manager()
 
@@ -110,7 +120,8 @@ class LedgerLine(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["contract", "key"])]
+        indexes = [models.Index(fields=["contract", "key"]),
+                   models.Index(fields=["contract", "participant"], name="ledger_contract_participant")]
         constraints = [
             # A computation posts each key at most once: a retried computation cannot double-post.
             models.UniqueConstraint(fields=["run", "computation", "key"], name="unique_key_per_computation"),
@@ -128,3 +139,18 @@ class LedgerLine(models.Model):
 
     def delete(self, *args, **kwargs):
         raise LedgerImmutableError("Ledger lines are append-only; post a correcting line instead.")
+
+
+class FactChange(models.Model):
+    """A participant whose facts were written to since the contract's last run.
+
+    Rows are added by database triggers on the outcomes tables (payments/fact_changes.py), so
+    every way of writing a claim, return, participant, event or evidence link is seen; a run
+    deletes its contract's rows in its own transaction and recomputes those participants.
+    No foreign key: the participant may since have been deleted, which is itself a change.
+    """
+
+    participant_id = models.BigIntegerField(db_index=True)
+
+    def __str__(self):
+        return f"change to participant {self.participant_id}"
