@@ -14,8 +14,8 @@ from rest_framework.routers import SimpleRouter
 from contracts.models import Contract
 
 from . import evidence as evidence_files
-from . import permissions, services
-from .models import Claim, EvidenceFile, Return
+from . import external, permissions, services
+from .models import Claim, DatasetUpload, DatasetValue, EvidenceFile, ParticipantEvent, Return
 from .validation import ReturnRejected
 
 
@@ -139,6 +139,13 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
             return _rejected(exc)
         return Response({"saved": saved}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=RowsSerializer,
+                   summary="Add participant event rows (adverse or voiding): all are saved, or "
+                           "none")
+    @action(detail=True, methods=["post"], url_path="events")
+    def add_events(self, request, return_pk=None):
+        return self._add(request, "events")
+
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}},
         summary="Upload a CSV or XLSX file: all rows are saved, or none")
@@ -231,9 +238,111 @@ class EvidenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return evidence_response(evidence_files.open_stored(evidence), evidence)
 
 
+class EventSerializer(serializers.ModelSerializer):
+    participant_ref = serializers.CharField(source="participant.provider_reference",
+                                            read_only=True)
+
+    class Meta:
+        model = ParticipantEvent
+        fields = ["id", "return_record", "row_number", "participant_ref", "event", "occurred"]
+
+
+class EventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Participant events in returns you can see; add them with POST /returns/{id}/events/."""
+
+    serializer_class = EventSerializer
+
+    def get_queryset(self):
+        qs = ParticipantEvent.objects.for_user(self.request.user).select_related("participant")
+        params = self.request.query_params
+        for param, lookup in (("return", "return_record_id"), ("event", "event"),
+                              ("participant_ref", "participant__provider_reference")):
+            if params.get(param):
+                qs = qs.filter(**{lookup: params[param]})
+        return qs
+
+
+class DatasetValueSerializer(serializers.ModelSerializer):
+    contract = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    sha256 = serializers.CharField(source="upload.sha256", read_only=True)
+    uploaded_at = serializers.DateTimeField(source="upload.uploaded_at", read_only=True)
+
+    class Meta:
+        model = DatasetValue
+        fields = ["id", "contract", "dataset", "period", "value", "upload", "sha256",
+                  "uploaded_at"]
+
+
+class DatasetUploadSerializer(serializers.ModelSerializer):
+    contract = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+
+    class Meta:
+        model = DatasetUpload
+        fields = ["id", "contract", "original_name", "sha256", "size", "rows", "source",
+                  "uploaded_at"]
+
+
+class DatasetRowsSerializer(serializers.Serializer):
+    contract = serializers.CharField(help_text="Contract reference.")
+    rows = serializers.ListField(child=serializers.DictField(), required=False, allow_empty=False,
+                                 max_length=10_000,
+                                 help_text="Rows with the columns dataset, period, value.")
+    file = serializers.FileField(required=False, help_text="Or a CSV/XLSX file of the rows.")
+
+    def validate(self, attrs):
+        if bool(attrs.get("rows")) == bool(attrs.get("file")):
+            raise ValidationError("Send either rows or a file.")
+        return attrs
+
+
+class DatasetValueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """External figures (baselines, comparison cohorts): the commissioner who manages the
+    contract uploads them; everyone on the contract can read them."""
+
+    serializer_class = DatasetValueSerializer
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+
+    def get_queryset(self):
+        qs = DatasetValue.objects.for_user(self.request.user).select_related("contract", "upload")
+        params = self.request.query_params
+        if params.get("contract"):
+            qs = qs.filter(contract__reference=params["contract"])
+        if params.get("dataset"):
+            qs = qs.filter(dataset=params["dataset"])
+        if params.get("current") in ("1", "true"):
+            qs = qs.current()
+        return qs
+
+    @extend_schema(request=DatasetRowsSerializer, responses=DatasetUploadSerializer,
+                   summary="Upload external figures: all rows are saved, or none")
+    def create(self, request):
+        data = DatasetRowsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contract = Contract.objects.for_user(request.user).filter(
+            reference=data.validated_data["contract"]).first()
+        if contract is None:
+            raise NotFound("No contract with that reference.")
+        decision = permissions.can_upload_datasets(request.user, contract)
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        try:
+            if data.validated_data.get("file"):
+                upload = data.validated_data["file"]
+                stored = external.upload_dataset(contract, upload, upload.name,
+                                                 actor=request.user)
+            else:
+                rows = [(i, row) for i, row in enumerate(data.validated_data["rows"], start=2)]
+                stored = external.add_dataset_rows(contract, rows, actor=request.user)
+        except ReturnRejected as exc:
+            return _rejected(exc)
+        return Response(DatasetUploadSerializer(stored).data, status=status.HTTP_201_CREATED)
+
+
 router = SimpleRouter(use_regex_path=False)
 router.register("returns", ReturnViewSet, basename="api-return")
 router.register("claims", ClaimViewSet, basename="api-claim")
 router.register("evidence", EvidenceViewSet, basename="api-evidence")
+router.register("events", EventViewSet, basename="api-event")
+router.register("datasets", DatasetValueViewSet, basename="api-dataset")
 
 urlpatterns = [*router.urls]

@@ -4,6 +4,7 @@ Visibility is the models' for_user() scope; these decide actions on objects alre
 """
 
 from contracts.models import PartyRole
+from contracts.permissions import manages_contract
 from pbr.permissions import ALLOW, Decision, signed_in
 
 
@@ -66,3 +67,14 @@ def can_change_participant(user, participant):
     if participant.provider_id != user.organisation_id:
         return Decision(False, "You can only change your own organisation's participants.")
     return ALLOW
+
+
+def can_upload_datasets(user, contract):
+    """External figures (baselines, comparison cohorts) come from the commissioner who manages
+    the contract, never from the provider whose payment they decide."""
+    if denied := signed_in(user):
+        return denied
+    if manages_contract(user, contract):
+        return ALLOW
+    return Decision(False, f"Only the commissioner who manages {contract.reference} can upload "
+                           "its external datasets.")

@@ -19,12 +19,15 @@ from payments import engine
 from pbr import audit
 
 from . import permissions
+from .external import external_facts
 from .models import (
+    ADVERSE_EVENT,
     Claim,
     ClaimStatus,
     EvidenceFile,
     IndicatorReturn,
     Participant,
+    ParticipantEvent,
     Return,
     ReturnStatus,
 )
@@ -34,6 +37,7 @@ from .validation import (
     RowProblem,
     read_table,
     validate_claims,
+    validate_events,
     validate_file,
     validate_indicators,
 )
@@ -106,6 +110,8 @@ def add_rows(ret, rows, *, actor, kind="claims", source="form"):
         ctx = ReturnContext(ret)
         if kind == "indicators":
             saved = _save_indicators(ret, validate_indicators(ctx, rows))
+        elif kind == "events":
+            saved = _save_events(ret, ctx, validate_events(ctx, rows))
         else:
             saved = _save_claims(ret, ctx, validate_claims(ctx, rows))
         audit.record(f"return.{kind}_added", actor=actor, obj=ret, organisation=ret.provider,
@@ -125,6 +131,7 @@ def import_file(ret, upload, name, *, actor):
         ctx = ReturnContext(ret)
         kind, valid = validate_file(ctx, header, rows)
         saved = _save_indicators(ret, valid) if kind == "indicators" \
+            else _save_events(ret, ctx, valid) if kind == "events" \
             else _save_claims(ret, ctx, valid)
         audit.record(f"return.{kind}_added", actor=actor, obj=ret, organisation=ret.provider,
                      after={"rows": saved, "source": "file", "file": name[:100]})
@@ -168,6 +175,13 @@ def _save_indicators(ret, rows):
         return_record=ret, row_number=row.row, indicator=row.indicator,
         measure_period=row.measure_period, value=row.value, numerator=row.numerator,
         denominator=row.denominator) for row in rows])
+    return len(rows)
+
+
+def _save_events(ret, ctx, rows):
+    ParticipantEvent.objects.bulk_create([ParticipantEvent(
+        return_record=ret, participant=ctx.participants[row.participant_ref], row_number=row.row,
+        event=row.event, occurred=row.occurred) for row in rows], batch_size=2000)
     return len(rows)
 
 
@@ -315,6 +329,9 @@ def amend_return(ret, *, actor, reason):
         return_record=new, row_number=i.row_number, indicator=i.indicator,
         measure_period=i.measure_period, value=i.value, numerator=i.numerator,
         denominator=i.denominator) for i in ret.indicator_returns.all()])
+    ParticipantEvent.objects.bulk_create([ParticipantEvent(
+        return_record=new, participant_id=e.participant_id, row_number=e.row_number,
+        event=e.event, occurred=e.occurred) for e in ret.events.all()])
     audit.record("return.amended", actor=actor, obj=new, organisation=ret.provider,
                  before={"version": ret.version}, after={"version": new.version}, reason=reason)
     return new
@@ -543,15 +560,57 @@ def engine_status(status, *, requires_verification):
     return "pending"  # draft, or held as a possible duplicate
 
 
+def claim_events(outcome, spell_start, recorded):
+    """(adverse events per sustainment window, voiding event codes) for one claim.
+
+    recorded: the participant's (occurred, event code) pairs. Window i of the outcome covers
+    the weeks after window i-1 ended (the first starts with the spell) up to its own length from
+    the start of the spell: 'the first 12 months' then 'months 12 to 18'. A voiding event counts
+    from the start of the spell on; the terms' event code says what it is (e.g. re-presentation
+    within six months). See docs/adr/0006-events-and-external-datasets.md.
+    """
+    if outcome is None or not recorded:
+        return (), ()
+    adverse = []
+    window_start = spell_start
+    for window in outcome.sustainment:
+        window_end = spell_start + timedelta(weeks=window.weeks)
+        adverse.append(sum(1 for day, code in recorded
+                           if code == ADVERSE_EVENT and window_start <= day < window_end))
+        window_start = max(window_start, window_end)
+    voiding = sorted({code for day, code in recorded
+                      if code in outcome.voided_by and day >= spell_start})
+    return tuple(adverse), tuple(voiding)
+
+
+def _recorded_events(returns, up_to_date):
+    """participant id -> [(occurred, event code)] from the given returns, known by the date."""
+    found = {}
+    rows = (ParticipantEvent.objects.filter(return_record__in=returns, occurred__lte=up_to_date)
+            .order_by("occurred", "pk").values_list("participant_id", "occurred", "event"))
+    for participant_id, occurred, code in rows:
+        found.setdefault(participant_id, []).append((occurred, code))
+    return found
+
+
 def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
-    """Claims and indicator returns known by `up_to_date`, from the latest submitted version of
-    each return whose period has ended by then."""
+    """Claims, participant events and indicator returns known by `up_to_date`, from the latest
+    submitted version of each return whose period has ended by then; and the contract's
+    external dataset figures."""
     version = contract.terms_on(up_to_date) or contract.current_version()
-    requires = verification_required(version.definition()) if version else False
+    definition = version.definition() if version else None
+    requires = verification_required(definition) if version else False
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
     claims = (Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
               .select_related("participant", "return_record")
               .prefetch_related("evidence_files").order_by("achieved", "pk"))
+    recorded = _recorded_events(returns, up_to_date)
+
+    def events_of(c):
+        outcome = definition.outcome(c.outcome) if definition else None
+        return claim_events(outcome, c.started or c.participant.start_date,
+                            recorded.get(c.participant_id))
+
     engine_claims = tuple(engine.Claim(
         id=f"C{c.pk}", participant=c.participant.pseudonym, outcome=c.outcome,
         achieved=c.achieved, segment=c.participant.segment or None,
@@ -563,10 +622,12 @@ def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
         subcontractor=c.subcontractor or None,
         evidence=tuple(sorted({e.evidence_type for e in c.evidence_files.all()
                                if e.evidence_type})),
+        adverse_events=events_of(c)[0], events=events_of(c)[1],
     ) for c in claims)
     values = tuple(engine.IndicatorValue(
         indicator=i.indicator, period=i.measure_period, value=i.value, numerator=i.numerator,
         denominator=i.denominator, id=f"I{i.pk}", reported_in=i.return_record.period_id,
     ) for i in IndicatorReturn.objects.filter(return_record__in=returns)
         .select_related("return_record").order_by("pk"))
-    return engine.Facts(claims=engine_claims, indicator_values=values)
+    return engine.Facts(claims=engine_claims, indicator_values=values,
+                        external=external_facts(contract))

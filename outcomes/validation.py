@@ -16,7 +16,16 @@ from contracts.definition import periods as contract_periods
 from contracts.models import TermsStatus
 
 from . import evidence as evidence_files
-from .models import NINO_RE, Claim, EvidenceFile, IndicatorReturn, Participant, identity_hash
+from .models import (
+    ADVERSE_EVENT,
+    NINO_RE,
+    Claim,
+    EvidenceFile,
+    IndicatorReturn,
+    Participant,
+    ParticipantEvent,
+    identity_hash,
+)
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -73,8 +82,19 @@ INDICATOR_COLUMNS = (
     Column("denominator", False, "Rate indicators: what it is divided by (more than 0)."),
 )
 
+EVENT_COLUMNS = (
+    Column("participant_ref", True, "Your case reference for a person already returned on this "
+                                    "contract."),
+    Column("event", True, f"'{ADVERSE_EVENT}' for an adverse event counted against a sustainment "
+                          "window's tolerance (e.g. a tenancy breach), or an event code the "
+                          "contract names as voiding an outcome (e.g. re-presentation)."),
+    Column("occurred", True, "Date it happened. Not in the future, not after the end of the "
+                             "return's period, not before the person joined."),
+)
+
 CLAIM_FIELDS = {c.name for c in CLAIM_COLUMNS}
 INDICATOR_FIELDS = {c.name for c in INDICATOR_COLUMNS}
+EVENT_FIELDS = {c.name for c in EVENT_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,14 @@ class ClaimRow:
     value: Decimal | None = None
     subcontractor: str = ""
     evidence_ids: tuple = field(default_factory=tuple)
+
+
+@dataclass
+class EventRow:
+    row: int
+    participant_ref: str
+    event: str
+    occurred: datetime.date
 
 
 @dataclass
@@ -653,6 +681,110 @@ def _indicator_row(ctx, number, raw, problems, allowed_periods):
     return IndicatorRow(row=number, indicator=code, measure_period=period, **parsed)
 
 
+# --- participant events ------------------------------------------------------------------------
+
+
+def event_types(defn):
+    """Event codes the terms accept: every outcome's voided_by codes, and the adverse event code
+    when some outcome has a sustainment window to count it against."""
+    codes = {code for outcome in defn.outcomes for code in outcome.voided_by}
+    if any(outcome.sustainment for outcome in defn.outcomes):
+        codes.add(ADVERSE_EVENT)
+    return codes
+
+
+def validate_events(ctx, rows):
+    """rows: iterable of (row number, {column: value}). Returns EventRows or raises."""
+    problems = Problems()
+    out = []
+    try:
+        if ctx.latest is None:
+            problems.add(None, "", "The contract has no published terms yet.", "no-terms")
+            problems.raise_if_any()
+        existing = set(ParticipantEvent.objects.filter(return_record=ctx.ret).values_list(
+            "participant__provider_reference", "event", "occurred"))
+        keys = {}
+        for number, raw in rows:
+            row = _event_row(ctx, number, raw, problems)
+            if row is None:
+                continue
+            key = (row.participant_ref, row.event, row.occurred)
+            if key in keys or key in existing:
+                where = f"row {keys[key]}" if key in keys else "this return already"
+                problems.add(number, "", f"This event is given twice ({where}: same participant, "
+                             "event and date). Keep one.", "duplicate-row")
+                continue
+            keys[key] = number
+            out.append(row)
+    except _TooMany:
+        pass
+    problems.raise_if_any()
+    return out
+
+
+def _event_row(ctx, number, raw, problems):
+    values = {}
+    before = len(problems.items)
+    for name in EVENT_FIELDS:
+        cell = text(raw.get(name))
+        try:
+            check_safe(cell)
+        except CellError as exc:
+            problems.add(number, name, str(exc), exc.code)
+            continue
+        values[name] = cell
+    for name in raw:
+        if name not in EVENT_FIELDS and text(raw.get(name)):
+            problems.add(number, _column_label(name), "This row has a value outside the "
+                         "columns of the return.", "extra-cell")
+    if len(problems.items) > before:
+        return None
+    ref = values["participant_ref"]
+    participant = ctx.participants.get(ref)
+    if not ref:
+        problems.add(number, "participant_ref", "Enter the participant reference.", "required")
+    elif participant is None:
+        problems.add(number, "participant_ref", f"{ref} has not been returned on this contract "
+                     "yet: return them with a claim first.", "unknown-participant")
+    occurred = None
+    if not values["occurred"]:
+        problems.add(number, "occurred", "Enter the date the event happened.", "required")
+    else:
+        try:
+            occurred = parse_date(values["occurred"], "The event date")
+        except CellError as exc:
+            problems.add(number, "occurred", str(exc), exc.code)
+    if occurred is not None:
+        if occurred > ctx.today:
+            problems.add(number, "occurred", "The event date must not be in the future.",
+                         "future-date")
+        elif occurred > ctx.ret.period_end:
+            problems.add(number, "occurred", f"The event date must be on or before "
+                         f"{ctx.ret.period_end:%d %B %Y}, the end of this return's period.",
+                         "after-period")
+        elif occurred < ctx.contract.start:
+            problems.add(number, "occurred", f"The event date must be on or after "
+                         f"{ctx.contract.start:%d %B %Y}, when the contract started.",
+                         "before-contract")
+        elif participant is not None and occurred < participant.start_date:
+            problems.add(number, "occurred", f"{ref} joined on "
+                         f"{participant.start_date:%d %B %Y}; an event before then does not "
+                         "count.", "before-start")
+    code = values["event"]
+    if not code:
+        problems.add(number, "event", "Enter the event code.", "required")
+    else:
+        defn = ctx.terms_on(occurred) if occurred is not None else ctx.latest
+        known = event_types(defn) if defn is not None else set()
+        if code not in known:
+            listed = ", ".join(sorted(known)) or "none: these terms record no events"
+            problems.add(number, "event", f"{code} is not an event of this contract's terms. "
+                         f"Events are: {listed}.", "unknown-event")
+    if len(problems.items) > before:
+        return None
+    return EventRow(row=number, participant_ref=ref, event=code, occurred=occurred)
+
+
 # --- files -------------------------------------------------------------------------------------
 
 
@@ -784,20 +916,24 @@ def _read_xlsx(tmp):
 
 
 def validate_file(ctx, header, rows):
-    """Decide from the header whether it is a claims or an indicators file, then validate."""
+    """Decide from the header whether it is a claims, indicators or events file, then
+    validate."""
     problems = Problems()
     is_indicators = "indicator" in header and "outcome" not in header
+    is_events = "event" in header and "outcome" not in header and not is_indicators
     fields, columns = (INDICATOR_FIELDS, INDICATOR_COLUMNS) if is_indicators \
-        else (CLAIM_FIELDS, CLAIM_COLUMNS)
+        else (EVENT_FIELDS, EVENT_COLUMNS) if is_events else (CLAIM_FIELDS, CLAIM_COLUMNS)
     _header_problems(header, fields, [c.name for c in columns if c.required], problems)
     problems.raise_if_any()
     if is_indicators:
         return "indicators", validate_indicators(ctx, rows)
+    if is_events:
+        return "events", validate_events(ctx, rows)
     return "claims", validate_claims(ctx, rows)
 
 
 def template_csv(kind="claims"):
-    columns = INDICATOR_COLUMNS if kind == "indicators" else CLAIM_COLUMNS
+    columns = {"indicators": INDICATOR_COLUMNS, "events": EVENT_COLUMNS}.get(kind, CLAIM_COLUMNS)
     buffer = io.StringIO()
     csv.writer(buffer).writerow([c.name for c in columns])
     return buffer.getvalue()
