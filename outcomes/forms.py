@@ -2,7 +2,7 @@ from django import forms
 
 from contracts.models import Contract
 
-from .models import ReturnStatus
+from .models import ClaimStatus, ReturnStatus
 from .validation import CLAIM_COLUMNS
 
 
@@ -74,3 +74,70 @@ class ReturnFilterForm(forms.Form):
     period = forms.CharField(required=False, label="Period")
     status = forms.ChoiceField(required=False, label="Status",
                                choices=[("", "Any")] + list(ReturnStatus.choices))
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+YES_NO = [("", "Any"), ("active", "Still on the programme"), ("left", "Left the programme")]
+
+
+class ClaimFilterForm(forms.Form):
+    contract = forms.ModelChoiceField(queryset=Contract.objects.none(), required=False,
+                                      to_field_name="reference", label="Contract",
+                                      empty_label="Any contract")
+    period = forms.CharField(required=False, label="Period", max_length=32)
+    outcome = forms.CharField(required=False, label="Outcome code", max_length=64)
+    status = forms.ChoiceField(required=False, label="Status",
+                               choices=[("", "Any status")] + list(ClaimStatus.choices))
+    participant = forms.CharField(required=False, label="Participant reference", max_length=64)
+    all_versions = forms.BooleanField(required=False,
+                                      label="Include versions replaced by an amendment")
+
+    def __init__(self, *args, contracts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contracts is not None:
+            self.fields["contract"].queryset = contracts
+
+
+class ParticipantFilterForm(forms.Form):
+    contract = forms.ModelChoiceField(queryset=Contract.objects.none(), required=False,
+                                      to_field_name="reference", label="Contract",
+                                      empty_label="Any contract")
+    segment = forms.CharField(required=False, label="Payment group", max_length=64)
+    status = forms.ChoiceField(required=False, label="On the programme", choices=YES_NO)
+    reference = forms.CharField(required=False, label="Participant reference", max_length=64)
+
+    def __init__(self, *args, contracts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contracts is not None:
+            self.fields["contract"].queryset = contracts
+
+
+class LeaveForm(forms.Form):
+    leave_date = forms.DateField(
+        label="Date they left", widget=DateInput,
+        error_messages={"required": "Enter the date they left.",
+                        "invalid": "Enter the date they left as a real date, for example "
+                                   "2026-03-27."})
+    leave_reason = forms.CharField(
+        label="Why they left", max_length=200,
+        help_text="For example: moved out of the area, entered work, withdrew consent.",
+        error_messages={"required": "Enter why they left.",
+                        "max_length": "Why they left must be 200 characters or fewer."})
+
+
+class SegmentForm(forms.Form):
+    segment = forms.ChoiceField(label="New payment group", choices=(),
+                                error_messages={"required": "Choose a payment group.",
+                                                "invalid_choice": "Choose one of the contract's "
+                                                                  "payment groups."})
+    reason = forms.CharField(label="Why is the payment group changing?", max_length=2000,
+                             error_messages={"required": "Enter the reason for changing the "
+                                                         "payment group."})
+
+    def __init__(self, *args, segments=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [("", "Choose a payment group")] + [
+            (code, code) for code in segments]

@@ -20,6 +20,11 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.run_due_periods",
         "schedule": crontab(hour=2, minute=0),
     },
+    "return-deadlines": {
+        # Each morning: mark late drafts, email due/overdue reminders once, lock closed periods.
+        "task": "outcomes.tasks.return_deadlines",
+        "schedule": crontab(hour=6, minute=30),
+    },
     "record-heartbeat": {
         "task": "pbr.tasks.heartbeat",
         "schedule": crontab(minute="*/15"),

@@ -77,9 +77,17 @@ def home_commissioner(request):
 
 @login_required
 def home_provider(request):
+    from django.utils import timezone
+
+    from outcomes.reminders import deadlines_for  # returns due: the provider's monthly job
+
     tokens = ApiToken.objects.for_user(request.user).active()
+    today = timezone.localdate()
+    deadlines = [{"deadline": d, "label": d.label(today), "overdue": d.is_overdue(today)}
+                 for d in deadlines_for(request.user, today)] if request.user.is_provider else []
     return _role_home(request, {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
-                      "pbr/home_provider.html", {"active_tokens": tokens.count()})
+                      "pbr/home_provider.html", {"active_tokens": tokens.count(),
+                                                 "deadlines": deadlines})
 
 
 @login_required

@@ -36,3 +36,21 @@ def route_evidence(world):
         organisation=world.provider, original_name="b.txt", stored_name=f"{world.provider.pk}/b.txt",
         content_type="text/plain", size=1, sha256="0" * 64)
     return evidence.pk, Role.PROVIDER_MANAGER
+
+
+def route_participant(world):
+    from outcomes.models import Participant
+
+    ret = _return(world)
+    participant = Participant.objects.create(
+        contract=ret.contract, provider=world.provider, provider_reference="B-P",
+        identity_hash="1" * 64, start_date=datetime.date(2011, 4, 1))
+    return participant.pk, Role.PROVIDER_MANAGER
+
+
+def route_return_upload(world):
+    from outcomes.models import ReturnUpload, UploadStatus
+
+    upload = ReturnUpload.objects.create(return_record=_return(world), original_name="b.csv",
+                                         size=1, status=UploadStatus.SAVED)
+    return upload.pk, Role.PROVIDER_MANAGER

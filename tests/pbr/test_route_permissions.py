@@ -12,7 +12,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from pbr.models import Role
 from tests.factories import JobFactory, audit_event
-from tests.outcomes.factories import route_claim, route_evidence, route_return
+from tests.outcomes.factories import (
+    route_claim,
+    route_evidence,
+    route_participant,
+    route_return,
+    route_return_upload,
+)
 
 # Routes anyone may open without signing in.
 PUBLIC = {
@@ -79,6 +85,8 @@ OBJECT_FACTORIES = {
     "return_pk": route_return,
     "claim_pk": route_claim,
     "evidence_file_pk": route_evidence,
+    "participant_pk": route_participant,
+    "return_upload_pk": route_return_upload,
 }
 
 
