@@ -3,7 +3,7 @@ from django import forms
 from contracts.models import Contract
 
 from .models import ClaimStatus, ReturnStatus
-from .validation import CLAIM_COLUMNS
+from .validation import CLAIM_COLUMNS, EVENT_COLUMNS
 
 
 class ClaimForm(forms.Form):
@@ -29,6 +29,34 @@ class ClaimForm(forms.Form):
 
     def row(self):
         return {name: self.cleaned_data.get(name, "") for name in self.fields}
+
+
+class EventForm(forms.Form):
+    """The columns of an events file as text fields, checked by the shared validator."""
+
+    LABELS = {"participant_ref": "Participant reference", "event": "Event",
+              "occurred": "Date it happened"}
+
+    def __init__(self, *args, event_types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for column in EVENT_COLUMNS:
+            help_text = column.doc
+            if column.name == "event":
+                help_text = ("This contract records: " + ", ".join(event_types) + "."
+                             if event_types else "This contract's terms record no events.")
+            elif column.name == "occurred":
+                help_text = "For example 2014-03-31 or 31/03/2014. " + column.doc
+            self.fields[column.name] = forms.CharField(
+                label=self.LABELS[column.name], required=False, help_text=help_text,
+                max_length=300)
+
+    def row(self):
+        return {name: self.cleaned_data.get(name, "") for name in self.fields}
+
+
+class DatasetUploadForm(forms.Form):
+    file = forms.FileField(label="Dataset file (CSV or Excel .xlsx)",
+                           error_messages={"required": "Choose a CSV or Excel file to upload."})
 
 
 class UploadForm(forms.Form):

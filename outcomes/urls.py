@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import data_views, views
 
 urlpatterns = [
     path("", views.return_list, name="return_list"),
@@ -30,4 +30,10 @@ urlpatterns = [
     path("evidence/", views.evidence_list, name="evidence_list"),
     path("evidence/<int:evidence_file_pk>/download/", views.evidence_download,
          name="evidence_download"),
+    path("<int:return_pk>/events/add/", data_views.event_add, name="event_add"),
+    path("datasets/", data_views.dataset_list, name="dataset_list"),
+    path("datasets/template.csv", data_views.dataset_template, name="dataset_template"),
+    path("datasets/<int:contract_pk>/", data_views.dataset_detail, name="dataset_detail"),
+    path("datasets/<int:contract_pk>/export.csv", data_views.dataset_export,
+         name="dataset_export"),
 ]

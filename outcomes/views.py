@@ -126,6 +126,7 @@ def return_detail(request, return_pk):
         "today": today,
         "due_label": reminders.return_due_label(ret, today),
         "indicators": ret.indicator_returns.all(),
+        "events": ret.events.select_related("participant"),
         "can_edit": bool(permissions.can_edit_return(request.user, ret)),
         "can_amend": bool(permissions.can_amend_return(request.user, ret)),
         "amend_form": AmendForm(), "statuses": Claim._meta.get_field("status").choices,
@@ -230,7 +231,8 @@ def return_upload_detail(request, return_upload_pk):
 
 @login_required
 def return_template(request):
-    kind = "indicators" if request.GET.get("kind") == "indicators" else "claims"
+    kind = request.GET.get("kind") if request.GET.get("kind") in ("indicators", "events") \
+        else "claims"
     response = HttpResponse(template_csv(kind), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="return-{kind}-template.csv"'
     return response
