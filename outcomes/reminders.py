@@ -232,6 +232,11 @@ def send_reminders(today):
                                               for person in recipients])
         except IntegrityError:
             continue  # a concurrent run recorded (and sent) it first
+        except Exception:
+            # Nothing was recorded, so tomorrow's run tries again; one failure (a mail server
+            # refusing an address) must not stop the other providers' reminders.
+            log.exception("Reminder %s for %s could not be sent", kind, key)
+            continue
         recorded += 1
     return recorded
 
