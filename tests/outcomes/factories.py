@@ -54,3 +54,27 @@ def route_return_upload(world):
     upload = ReturnUpload.objects.create(return_record=_return(world), original_name="b.csv",
                                          size=1, status=UploadStatus.SAVED)
     return upload.pk, Role.PROVIDER_MANAGER
+
+
+def bulk_claims(ret, count, *, prefix="CASE", segment="JSA_18_24", status="passed",
+                evidence=None, outcome="attachment"):
+    """`count` participants with one claim each in `ret`, made directly (fast) for list pages:
+    each claim with a failed and a passed check, and `evidence` (an EvidenceFile) if given."""
+    from outcomes.models import Claim, EvidenceFile, Participant
+
+    participants = Participant.objects.bulk_create([Participant(
+        contract=ret.contract, provider=ret.provider, provider_reference=f"{prefix}-{i:04d}",
+        identity_hash=f"{prefix}{i:060d}"[-64:], segment=segment,
+        start_date=datetime.date(2011, 6, 15)) for i in range(count)])
+    claims = Claim.objects.bulk_create([Claim(
+        return_record=ret, participant=p, row_number=i + 2, outcome=outcome,
+        achieved=datetime.date(2011, 6, 15), status=status,
+        checks=[{"code": "outcome_active", "passed": True, "reason": "In the terms."},
+                {"code": "evidence", "passed": status != "failed",
+                 "reason": "Attach evidence of type off_benefit_check."}])
+        for i, p in enumerate(participants)])
+    if evidence is not None:
+        EvidenceFile.claims.through.objects.bulk_create([
+            EvidenceFile.claims.through(claim_id=c.pk, evidencefile_id=evidence.pk)
+            for c in claims])
+    return participants, claims
