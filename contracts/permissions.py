@@ -32,3 +32,13 @@ def can_vary_contract(user, contract):
     if manages_contract(user, contract):
         return ALLOW
     return Decision(False, "Only the commissioner who manages this contract can vary it.")
+
+
+def can_edit_terms(user, contract):
+    """Edit a contract's draft terms in the designer: the managing commissioner (or a site admin)."""
+    decision = can_design_contracts(user)
+    if not decision:
+        return decision
+    if manages_contract(user, contract):
+        return ALLOW
+    return Decision(False, "Only the commissioner who manages this contract can edit its terms.")

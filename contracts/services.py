@@ -135,12 +135,21 @@ def publish_terms(version, *, actor=None, approver=None):
             raise ContractError([Problem("", decision.reason, "permission")])
     if version.status == TermsStatus.PUBLISHED:
         raise ContractError([Problem("", "This version is already published.", "already-published")])
+    # A draft saved from the designer may be incomplete: it is published only once every problem
+    # the importer would report is fixed, so nothing half-valid is ever published.
+    problems = []
+    try:
+        check_document(version.document)
+    except ContractError as exc:
+        problems.extend(exc.problems)
     unlinked = [p for p in version.contract.parties.all()
                 if p.role == PartyRole.PRIME and p.organisation_id is None]
     if unlinked:
-        raise ContractError([Problem("prime_provider", f"Link {unlinked[0].name} to a provider "
-                                     "organisation on this service before publishing.",
-                                     "party-unlinked")])
+        problems.append(Problem("prime_provider", f"Link {unlinked[0].name} to a provider "
+                                "organisation on this service before publishing.",
+                                "party-unlinked"))
+    if problems:
+        raise ContractError(problems)
     version.status = TermsStatus.PUBLISHED
     version.published_at = timezone.now()
     version.approved_by = approver or actor

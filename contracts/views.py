@@ -13,9 +13,10 @@ from pbr.csv_export import csv_response
 from pbr.views import paginate, require
 
 from . import permissions
+from .designer.services import problems_in
 from .forms import ImportForm, VaryForm
 from .io import parse_text, to_json, to_yaml
-from .models import Contract, ContractStatus, TermsVersion
+from .models import Contract, ContractStatus, TermsStatus, TermsVersion
 from .services import ContractError, import_contract, publish_terms, vary_contract
 
 
@@ -68,10 +69,13 @@ def contract_detail(request, contract_pk):
     number = request.GET.get("version")
     if number and number.isdigit():
         version = versions.filter(number=int(number)).first() or version
-    definition = version.definition()
+    # A draft saved from the designer may still have problems: list them instead of a summary.
+    problems = [] if version.status == TermsStatus.PUBLISHED else problems_in(version.document)
+    definition = None if problems else version.definition()
     return render(request, "contracts/contract_detail.html", {
         "contract": contract, "versions": versions, "version": version, "definition": definition,
-        "sections": _summary_sections(definition),
+        "sections": _summary_sections(definition) if definition else [], "problems": problems,
+        "can_design": permissions.can_edit_terms(request.user, contract).allowed,
         "parties": contract.parties.select_related("organisation"),
         "can_publish": permissions.can_publish_terms(request.user, version).allowed,
         "can_vary": permissions.can_vary_contract(request.user, contract).allowed,
@@ -204,6 +208,10 @@ def contract_simulate(request, contract_pk):
 
     contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
     version = contract.current_version()
+    if version.status != TermsStatus.PUBLISHED and problems_in(version.document):
+        messages.error(request, "The draft terms have problems to fix in the designer before "
+                                "they can be simulated.")
+        return redirect("contract_detail", contract.pk)
     definition = version.definition()
     years = _financial_years(definition)
     indicators, outcomes, rows, errors = _assumption_grid(request, definition, years)
