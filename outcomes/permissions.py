@@ -25,8 +25,8 @@ def can_submit_returns(user, contract=None):
 
 
 def can_edit_return(user, return_record):
-    if denied := can_submit_returns(user):
-        return denied
+    if not (decision := can_submit_returns(user)):
+        return decision
     if return_record.provider_id != user.organisation_id:
         return Decision(False, "You can only change your own organisation's returns.")
     if not return_record.is_editable:
@@ -36,8 +36,8 @@ def can_edit_return(user, return_record):
 
 
 def can_amend_return(user, return_record):
-    if denied := can_submit_returns(user):
-        return denied
+    if not (decision := can_submit_returns(user)):
+        return decision
     if return_record.provider_id != user.organisation_id:
         return Decision(False, "You can only amend your own organisation's returns.")
     if return_record.status == "locked":
