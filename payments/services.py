@@ -12,8 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.definition import periods as contract_periods
+from contracts.definition.money import fmt_number, gbp
 from contracts.models import Contract, TermsStatus
 from payments import engine
+from payments.engine.flowdown import allocate as engine_allocate
 from pbr import audit
 
 from .models import LedgerLine, PaymentRun, RunStatus
@@ -181,24 +183,114 @@ def approve_run(run, *, actor):
     return run
 
 
-def _funder_split(total, parties):
-    """Split an amount by funder shares; the last funder takes the rounding difference."""
-    funders = [p for p in parties if p.share_pct is not None]
+def _pennies(amount):
+    n = int(abs(amount) / CENT)
+    return f"{n}p"
+
+
+def _names(items):
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _funder_split(total, funders):
+    """Split a payable total by the funders' shares of the pooled budget, exactly to the penny.
+
+    Each share is rounded down to the penny and the pennies left over go to the funders whose
+    exact shares had the largest fraction of a penny cut off (ties: listed first in the terms),
+    so the split always adds up to the total and never depends on the order of computation.
+    """
+    funders = list(funders)
     if not funders:
-        return []
-    out, allocated = [], Decimal("0.00")
-    for i, party in enumerate(funders):
-        if i == len(funders) - 1:
-            amount = total - allocated
+        return [], ""
+    split = engine_allocate(total, [Decimal(f.share_pct) / 100 for f in funders])
+    rows = [{"funder": f.name, "share_pct": fmt_number(Decimal(f.share_pct)),
+             "exact": split.exact[i], "exact_text": _exact_str(split.exact[i]),
+             "amount": split.amounts[i],
+             "rounding": (CENT if total >= 0 else -CENT) if i in split.residue_to else Decimal("0.00")}
+            for i, f in enumerate(funders)]
+    if len(funders) == 1:
+        why = f"{funders[0].name} funds the whole contract, so it pays the whole amount."
+    elif not split.residue_to:
+        why = ("Each funder pays its share of the pooled budget; every share comes to a whole "
+               "number of pennies.")
+    else:
+        got = _names([funders[i].name for i in split.residue_to])
+        why = (f"Each funder pays its share of the pooled budget, rounded down to the penny. The "
+               f"{_pennies(split.residue)} left over {'goes' if len(split.residue_to) == 1 else 'go'}"
+               f" to {got}: the largest fraction of a penny was cut from "
+               f"{'its share' if len(split.residue_to) == 1 else 'their shares'} (a tie goes to "
+               "the funder listed first in the terms).")
+    return rows, why
+
+
+PASSDOWN_LABELS = {"evenly": "shared evenly", "pro_rata": "shared pro rata to delivery",
+                   "at_fault": "passed down only when at fault"}
+
+
+def _subcontractor_totals(engine_lines, definition, total):
+    """Per subcontractor: outcome money passed down, the prime's management fee, shared
+    deductions and the net; and what the prime keeps of the period's payable total."""
+    subs = {s.code: {"subcontractor": s.code, "name": s.name or s.code,
+                     "management_fee_pct": fmt_number(s.management_fee_pct),
+                     "clawback_passdown": s.clawback_passdown,
+                     "passdown_label": PASSDOWN_LABELS.get(s.clawback_passdown, s.clawback_passdown),
+                     "outcome_payments": Decimal("0.00"), "passed_down": Decimal("0.00"),
+                     "management_fee": Decimal("0.00"), "deductions": Decimal("0.00"),
+                     "amount": Decimal("0.00"), "lines": []}
+            for s in definition.subcontractors}
+    for line in engine.flow_down(engine_lines, definition):
+        entry = subs[line.subcontractor]
+        if line.kind == "flow_down":
+            entry["outcome_payments"] += Decimal(line.inputs["prime_amount"])
+            entry["passed_down"] += Decimal(line.inputs["passed_down"])
+            entry["management_fee"] += Decimal(line.inputs["management_fee"])
         else:
-            amount = (total * party.share_pct / 100).quantize(CENT, ROUND_HALF_UP)
-            allocated += amount
-        out.append({"funder": party.name, "share_pct": str(party.share_pct), "amount": amount})
-    return out
+            entry["deductions"] += line.amount
+        entry["amount"] += line.amount
+        entry["lines"].append({"key": line.key, "kind": line.kind, "amount": line.amount,
+                               "explanation": line.explanation,
+                               "references": list(line.references)})
+    rows = list(subs.values())
+    to_subs = sum((r["amount"] for r in rows), Decimal("0.00"))
+    fees = sum((r["management_fee"] for r in rows), Decimal("0.00"))
+    retained = total - to_subs
+    explanation = ""
+    if rows:
+        explanation = (f"Of the {gbp(total)} payable, {gbp(to_subs)} flows down to "
+                       f"subcontractors and the prime keeps {gbp(retained)}: its own delivery, "
+                       f"{gbp(fees)} in management fees, and anything not passed down under the "
+                       "flow-down terms.")
+    return rows, retained, explanation
+
+
+def _reference_links(lines):
+    """Links for the claims (C<id>) and indicator returns (I<id>) a line is based on."""
+    from django.urls import reverse
+
+    indicator_ids = {int(ref[1:]) for ln in lines for ref in ln.references
+                     if isinstance(ref, str) and ref[:1] == "I" and ref[1:].isdigit()}
+    returns = {}
+    if indicator_ids:
+        from outcomes.models import IndicatorReturn
+
+        returns = dict(IndicatorReturn.objects.filter(pk__in=indicator_ids)
+                       .values_list("pk", "return_record_id"))
+    for ln in lines:
+        links = []
+        for ref in ln.references:
+            url = None
+            if isinstance(ref, str) and ref[1:].isdigit():
+                if ref[0] == "C":
+                    url = reverse("claim_detail", args=[int(ref[1:])])
+                elif ref[0] == "I" and int(ref[1:]) in returns:
+                    url = reverse("return_detail", args=[returns[int(ref[1:])]])
+            links.append({"text": str(ref), "url": url})
+        ln.reference_links = links
 
 
 def build_statement(run):
-    """Everything a statement shows, as plain data (HTML, CSV, JSON and the API use this)."""
+    """Everything a statement shows, as plain data (HTML, PDF, CSV, JSON and the API use this)."""
     contract = run.contract
     lines = list(run.lines.select_related("corrects").order_by("id"))
     payable = sum((ln.amount for ln in lines if not ln.shadow), Decimal("0.00"))
@@ -210,33 +302,42 @@ def build_statement(run):
                                 subcontractor=ln.subcontractor or None,
                                 participant=ln.participant or None)
                     for ln in lines]
-    by_subcontractor = {}
-    if definition.subcontractors:
-        for line in engine.flow_down(engine_lines, definition):
-            if line.shadow:
-                continue
-            entry = by_subcontractor.setdefault(line.subcontractor, {"subcontractor": line.subcontractor,
-                                                                     "amount": Decimal("0.00"),
-                                                                     "lines": []})
-            entry["amount"] += line.amount
-            entry["lines"].append({"key": line.key, "amount": line.amount,
-                                   "explanation": line.explanation})
+    _reference_links(lines)
+    by_funder, funder_explanation = _funder_split(payable, definition.funders)
+    subcontractors, prime_retained, flow_explanation = _subcontractor_totals(
+        engine_lines, definition, payable)
     return {
         "contract": contract.reference,
         "title": contract.title,
+        "prime_provider": definition.prime_provider.name,
+        "funders": [f.name for f in definition.funders],
         "period": run.period_id,
         "period_start": run.period_start,
         "period_end": run.period_end,
         "terms_version": run.terms_version.number,
         "status": run.status,
+        "status_label": run.get_status_display(),
+        "is_draft": run.status != RunStatus.APPROVED,
         "lines": lines,
         "total": payable,
         "shadow_total": shadow,
-        "by_funder": _funder_split(payable, list(contract.parties.all())),
-        "by_subcontractor": list(by_subcontractor.values()),
+        "by_funder": by_funder,
+        "funder_explanation": funder_explanation,
+        # the subcontractors with lines this period, net (kept for existing consumers)
+        "by_subcontractor": [s for s in subcontractors if s["lines"]],
+        "subcontractor_totals": subcontractors,
+        "prime_retained": prime_retained,
+        "flow_down_explanation": flow_explanation,
         "notes": run.notes,
         "refusals": run.refusals,
     }
+
+
+def _exact_str(value):
+    """An exact share as written by hand: every digit it has, and at least pence."""
+    text = f"{value.normalize():f}"
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
 
 
 def statement_json(run):
@@ -256,9 +357,22 @@ def statement_json(run):
         } for ln in data["lines"]],
         "total": str(data["total"]),
         "shadow_total": str(data["shadow_total"]),
-        "by_funder": [dict(f, amount=str(f["amount"])) for f in data["by_funder"]],
+        "by_funder": [{"funder": f["funder"], "share_pct": f["share_pct"],
+                       "exact": f["exact_text"], "amount": str(f["amount"]),
+                       "rounding": str(f["rounding"])} for f in data["by_funder"]],
+        "funder_explanation": data["funder_explanation"],
         "by_subcontractor": [{"subcontractor": s["subcontractor"], "amount": str(s["amount"])}
                              for s in data["by_subcontractor"]],
+        "subcontractor_totals": [{
+            "subcontractor": s["subcontractor"], "name": s["name"],
+            "management_fee_pct": s["management_fee_pct"],
+            "clawback_passdown": s["clawback_passdown"],
+            **{k: str(s[k]) for k in ("outcome_payments", "passed_down", "management_fee",
+                                      "deductions", "amount")},
+            "lines": [dict(ln, amount=str(ln["amount"])) for ln in s["lines"]],
+        } for s in data["subcontractor_totals"]],
+        "prime_retained": str(data["prime_retained"]),
+        "flow_down_explanation": data["flow_down_explanation"],
         "notes": data["notes"],
         "refusals": data["refusals"],
     }

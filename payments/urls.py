@@ -5,8 +5,13 @@ from . import views
 urlpatterns = [
     path("contracts/<int:contract_pk>/", views.contract_runs, name="contract_runs"),
     path("contracts/<int:contract_pk>/run-next/", views.contract_run_next, name="contract_run_next"),
+    path("contracts/<int:contract_pk>/subcontractors/", views.subcontractor_ledger,
+         name="subcontractor_ledger"),
+    path("contracts/<int:contract_pk>/subcontractors.csv", views.subcontractor_ledger_csv,
+         name="subcontractor_ledger_csv"),
     path("runs/<int:payment_run_pk>/", views.run_statement, name="run_statement"),
     path("runs/<int:payment_run_pk>/statement.csv", views.run_statement_csv, name="run_statement_csv"),
+    path("runs/<int:payment_run_pk>/statement.pdf", views.run_statement_pdf, name="run_statement_pdf"),
     path("runs/<int:payment_run_pk>/approve/", views.run_approve, name="run_approve"),
     path("approved.csv", views.approved_payments_csv, name="approved_payments_csv"),
 ]

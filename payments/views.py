@@ -4,6 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,7 +15,9 @@ from pbr.views import paginate, require
 
 from . import permissions
 from .models import LedgerLine, PaymentRun, RunStatus
+from .pdf import render_statement_pdf, statement_filename
 from .services import RunError, approve_run, build_statement
+from .subcontractors import subcontractor_ledgers
 from .tasks import enqueue_contract_run
 
 
@@ -70,18 +73,51 @@ def run_statement(request, payment_run_pk):
     })
 
 
+def _statement_rows(data):
+    """One row per line, then the totals as rows of the same columns told apart by `kind`
+    (total, funder_total, subcontractor_total, prime_retained), so a finance system can filter."""
+    for ln in data["lines"]:
+        yield [ln.pk, data["contract"], data["period"], ln.kind, ln.rule_id, ln.key, ln.amount,
+               "yes" if ln.shadow else "no", ln.subcontractor, ln.participant,
+               ln.corrects_id or "", " ".join(ln.references), ln.explanation]
+    summary = [data["contract"], data["period"]]
+    yield ["", *summary, "total", "", "payable", data["total"], "no", "", "", "", "",
+           "Total payable for the period."]
+    for f in data["by_funder"]:
+        yield ["", *summary, "funder_total", "", f["funder"], f["amount"], "no", "", "", "", "",
+               f"{f['share_pct']}% share. {data['funder_explanation']}"]
+    for s in data["subcontractor_totals"]:
+        yield ["", *summary, "subcontractor_total", "", s["subcontractor"], s["amount"], "no",
+               s["subcontractor"], "", "", "",
+               f"{s['name']}: outcome payments £{s['outcome_payments']:,.2f}, passed down "
+               f"£{s['passed_down']:,.2f}, management fee kept by the prime "
+               f"£{s['management_fee']:,.2f}, clawbacks passed down £{s['deductions']:,.2f}."]
+    if data["subcontractor_totals"]:
+        yield ["", *summary, "prime_retained", "", "prime", data["prime_retained"], "no", "", "",
+               "", "", data["flow_down_explanation"]]
+
+
 @login_required
 def run_statement_csv(request, payment_run_pk):
-    run = get_object_or_404(PaymentRun.objects.for_user(request.user).select_related("contract"),
-                            pk=payment_run_pk)
+    run = get_object_or_404(PaymentRun.objects.for_user(request.user).select_related(
+        "contract", "terms_version"), pk=payment_run_pk)
     data = build_statement(run)
-    rows = ([ln.pk, data["contract"], data["period"], ln.kind, ln.rule_id, ln.key, ln.amount,
-             "yes" if ln.shadow else "no", ln.subcontractor, ln.participant, ln.corrects_id or "",
-             " ".join(ln.references), ln.explanation] for ln in data["lines"])
     header = ["line_id", "contract", "period", "kind", "rule", "key", "amount", "shadow",
               "subcontractor", "participant", "corrects_line", "references", "explanation"]
     return csv_response(f"statement-{data['contract']}-{data['period']}.csv".replace(" ", "-"),
-                        header, rows)
+                        header, _statement_rows(data))
+
+
+@login_required
+def run_statement_pdf(request, payment_run_pk):
+    """The statement as a PDF; the same scope as the HTML statement (another organisation's
+    run is not found)."""
+    run = get_object_or_404(PaymentRun.objects.for_user(request.user).select_related(
+        "contract", "terms_version", "approved_by", "second_approved_by"), pk=payment_run_pk)
+    data = build_statement(run)
+    response = HttpResponse(render_statement_pdf(run, data), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{statement_filename(data)}"'
+    return response
 
 
 @login_required
@@ -115,3 +151,47 @@ def approved_payments_csv(request):
     header = ["contract", "period", "period_end", "approved_on", "line_id", "kind", "rule", "amount",
               "subcontractor", "explanation"]
     return csv_response(f"approved-payments-{datetime.date.today():%Y-%m-%d}.csv", header, rows)
+
+
+def _subcontractor_context(request, contract):
+    require(permissions.can_view_subcontractor_ledger(request.user, contract))
+    codes = permissions.visible_subcontractors(request.user, contract)
+    approved_only = request.GET.get("status") == "approved"
+    return subcontractor_ledgers(contract, codes=codes, approved_only=approved_only), approved_only
+
+
+@login_required
+def subcontractor_ledger(request, contract_pk):
+    """For a contract: what flowed down to each subcontractor, line by line, with a running
+    total across periods. A subcontractor sees only its own lines."""
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    ledgers, approved_only = _subcontractor_context(request, contract)
+    wanted = request.GET.get("subcontractor", "")
+    error = ""
+    if wanted and wanted not in ledgers:
+        error = "Choose a subcontractor from the list."
+    selected = ledgers.get(wanted) or next(iter(ledgers.values()), None)
+    page, query = paginate(request, selected.rows if selected else [], per_page=50)
+    csv_query = request.GET.copy()
+    csv_query.pop("page", None)
+    return render(request, "payments/subcontractor_ledger.html", {
+        "contract": contract, "ledgers": list(ledgers.values()), "selected": selected,
+        "page": page, "query": query, "approved_only": approved_only, "error": error,
+        "csv_query": csv_query.urlencode(),
+    })
+
+
+@login_required
+def subcontractor_ledger_csv(request, contract_pk):
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    ledgers, _approved_only = _subcontractor_context(request, contract)
+    wanted = request.GET.get("subcontractor", "")
+    chosen = [ledgers[wanted]] if wanted in ledgers else list(ledgers.values())
+    header = ["contract", "subcontractor", "name", "period", "run_status", "prime_line_id",
+              "key", "kind", "rule", "amount", "running_total", "references", "explanation"]
+    rows = ([contract.reference, ledger.code, ledger.name, row.period, row.run_status,
+             row.prime_line_id or "", row.key, row.kind, row.rule_id, row.amount,
+             row.running_total, " ".join(row.references), row.explanation]
+            for ledger in chosen for row in ledger.rows)
+    suffix = f"-{wanted}" if wanted in ledgers else ""
+    return csv_response(f"subcontractor-ledger-{contract.reference}{suffix}.csv", header, rows)

@@ -38,7 +38,10 @@ def sample_recovery(ctx: Context, rule: SampleRecovery) -> None:
                         f"could not be verified ({fmt_number(round(rate, 2))}%), {scope}.",
             inputs={"population_total": str(sample.population_total),
                     "population_count": str(sample.population_count),
-                    "sample_size": str(sample.sample_size), "errors": str(sample.errors)},
+                    "sample_size": str(sample.sample_size), "errors": str(sample.errors),
+                    # the findings travel with the line, so flow-down can find who was at fault
+                    **{f"errors_by_subcontractor:{code}": str(n)
+                       for code, n in sorted(sample.errors_by_subcontractor.items())}},
             references=(sample.id, *sample.claim_ids),
             shadow=ctx.shadow([period], "recovery")))
 
