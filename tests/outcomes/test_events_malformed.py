@@ -129,3 +129,18 @@ def test_another_provider_cannot_add_events_to_the_return(events_draft, world_b)
     assert refused.value.problems[0].code == "permission"
     assert ParticipantEvent.objects.count() == 0
 
+
+
+@pytest.mark.django_db
+def test_a_submitted_return_takes_no_more_events_even_from_its_own_provider(events_draft,
+                                                                            provider_user):
+    from outcomes.services import submit_return
+
+    submit_return(events_draft, actor=provider_user)
+    with pytest.raises(ReturnRejected) as refused:
+        add_rows(events_draft, [(2, {"participant_ref": "CASE-1", "event": "adverse",
+                                     "occurred": "2013-03-10"})], actor=provider_user,
+                 kind="events")
+    assert refused.value.problems[0].code == "permission"
+    assert "Amend it" in refused.value.problems[0].message
+    assert ParticipantEvent.objects.count() == 0
