@@ -14,9 +14,12 @@ from contracts.definition.money import fmt_number, gbp, money
 from .context import Context
 from .types import Claim, Line, Refusal
 
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
 
 def _d(day: date) -> str:
-    return f"{day.day} {day.strftime('%b %Y')}"
+    # Same text as strftime("%d %b %Y") without the leading zero, without strftime's cost.
+    return f"{day.day} {MONTH_ABBR[day.month - 1]} {day.year}"
 
 
 class Refused(Exception):
@@ -45,6 +48,13 @@ class Pricing:
 
 
 def _pricing(ctx: Context, claim: Claim) -> Pricing | None:
+    key = ("pricing", claim.outcome, claim.segment)
+    if key not in ctx.memo:
+        ctx.memo[key] = _find_pricing(ctx, claim)
+    return ctx.memo[key]
+
+
+def _find_pricing(ctx: Context, claim: Claim) -> Pricing | None:
     for rule in ctx.defn.rules:
         if isinstance(rule, Tariff):
             exact = [p for p in rule.prices if p.outcome == claim.outcome
@@ -250,7 +260,7 @@ def assess_claims(ctx: Context) -> None:
             continue
         period = ctx.period(claim.period) if claim.period else period_for(
             ctx.periods, claim.achieved, claim_days)
-        outcome = ctx.defn.outcome(claim.outcome)
+        outcome = ctx.outcome(claim.outcome)
         try:
             if outcome is None:
                 raise Refused("unknown_outcome", f"{claim.outcome!r} is not an outcome of "

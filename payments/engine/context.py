@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from contracts.definition import ContractDefinition, Period, periods
@@ -28,6 +28,8 @@ class Context:
     refusals: list[Refusal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _by_id: dict[str, Period] = field(default_factory=dict, repr=False)
+    # Per-run lookups that every claim repeats (pricing, outcome definitions): computed once.
+    memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, defn: ContractDefinition, facts: Facts, up_to: Period | str) -> Context:
@@ -103,7 +105,17 @@ class Context:
 
     def add(self, line: Line) -> None:
         # Lines are rounded where computed; this only fixes the representation to two places.
-        self.lines.append(replace(line, amount=money(line.amount)))
+        # Every caller passes a Line it has just built and keeps no other reference to, so the
+        # amount is set in place rather than copying the whole line (a copy per claim is a
+        # measurable share of a national run).
+        object.__setattr__(line, "amount", money(line.amount))
+        self.lines.append(line)
+
+    def outcome(self, code: str):
+        key = ("outcome", code)
+        if key not in self.memo:
+            self.memo[key] = self.defn.outcome(code)
+        return self.memo[key]
 
     def rule_lines(self, rule_id: str) -> list[Line]:
         return [ln for ln in self.lines if ln.rule_id == rule_id]
