@@ -560,9 +560,10 @@ class Builder:
         value = value if isinstance(value, dict) else {}
         hs = hints(cls)
         nodes = []
-        for f in dataclasses.fields(cls):
-            if only and f.name not in only:
-                continue
+        fields_ = dataclasses.fields(cls)
+        if only:  # in the order the section lists them
+            fields_ = sorted((f for f in fields_ if f.name in only), key=lambda f: only.index(f.name))
+        for f in fields_:
             sub = join(path, f.name)
             if issubclass(cls, RuleBase) and f.name == "type":
                 nodes.append(self._decorate(Node("hidden", sub, value=value.get("type", ""))))

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from contracts.api import ContractViewSet
 from payments.api import PaymentRunViewSet, RunPeriodView
 
 from . import views
@@ -10,6 +11,7 @@ router.register("organisations", views.OrganisationViewSet, basename="api-organi
 router.register("audit-events", views.AuditEventViewSet, basename="api-audit-event")
 router.register("jobs", views.JobViewSet, basename="api-job")
 router.register("payment-runs", PaymentRunViewSet, basename="api-payment-run")
+router.register("contracts", ContractViewSet, basename="api-contract")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
