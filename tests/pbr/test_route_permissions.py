@@ -38,6 +38,7 @@ ROLE_ONLY = {
     "home_site_admin": set(),
     "api_token_list": {Role.PROVIDER_MANAGER},
     "contract_import": {Role.COMMISSIONER},
+    "designer_new": {Role.COMMISSIONER},  # designer pages with a contract_pk use "contract_pk"
     "return_start": {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
 }
 
