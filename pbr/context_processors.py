@@ -8,7 +8,8 @@ from .models import Role
 def navigation_for(user):
     if not getattr(user, "is_authenticated", False):
         return []
-    items = [("Home", reverse("home")), ("Contracts", reverse("contract_list"))]
+    items = [("Home", reverse("home")), ("Contracts", reverse("contract_list")),
+             ("Returns", reverse("return_list"))]
     if user.role == Role.PROVIDER_MANAGER or user.is_site_admin:
         items.append(("API tokens", reverse("api_token_list")))
     items.append(("Audit log", reverse("audit_event_list")))

@@ -151,3 +151,11 @@ def test_return_page_keeps_its_own_claim_filters(client, provider_user, claims):
     client.force_login(provider_user)
     response = client.get(f"/returns/{claims.pk}/?status=failed")
     assert [c.outcome for c in response.context["page"].object_list] == ["job_outcome"]
+
+
+def test_every_role_finds_returns_in_the_service_navigation(client, world_a):
+    for user in world_a.users.values():
+        client.force_login(user)
+        page = client.get("/returns/claims/").content.decode()
+        assert ('<a class="govuk-service-navigation__link" href="/returns/" '
+                'aria-current="page">Returns</a>') in page
