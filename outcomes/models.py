@@ -254,8 +254,16 @@ class ClaimStatus(models.TextChoices):
     PASSED = "passed", "Checks passed"
     FAILED = "failed", "Failed checks"
     HELD = "held", "Held: possible duplicate"
+    # Verification (outcomes/verification/, docs/verification.md): a claim that passed its
+    # checks is either selected for verification or accepted without review.
+    SAMPLED = "sampled", "Selected for verification"
+    ACCEPTED = "accepted", "Accepted without review"
+    UNDER_REVIEW = "under_review", "Under review"
+    QUERIED = "queried", "Query raised"
+    RESPONDED = "responded", "Provider responded"
     VERIFIED = "verified", "Verified"
     REJECTED = "rejected", "Rejected"
+    APPEALED = "appealed", "Appealed"
 
 
 class ClaimQuerySet(ScopedQuerySet):
@@ -498,3 +506,14 @@ class DatasetValue(models.Model):
 
     def __str__(self):
         return f"{self.dataset} {self.period}: {self.value}"
+
+
+# Verification models live in their own package; importing them here registers them with the app.
+from .verification.models import (  # noqa: E402, F401
+    Appeal,
+    ClaimQuery,
+    ClaimReview,
+    Sample,
+    SampleItem,
+    VerificationPolicy,
+)

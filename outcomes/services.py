@@ -41,6 +41,7 @@ from .validation import (
     validate_file,
     validate_indicators,
 )
+from .verification.extrapolation import sample_checks
 
 
 class ReturnError(Exception):
@@ -371,7 +372,11 @@ def _d(day):
     return f"{day.day} {day:%B %Y}"
 
 
-COUNTING = (ClaimStatus.PASSED, ClaimStatus.HELD, ClaimStatus.VERIFIED)
+# Claims that count against once-only rules, maximum counts and duplicates: every state in
+# which the claim may still be (or has been) paid.
+COUNTING = (ClaimStatus.PASSED, ClaimStatus.HELD, ClaimStatus.VERIFIED, ClaimStatus.SAMPLED,
+            ClaimStatus.ACCEPTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.QUERIED,
+            ClaimStatus.RESPONDED, ClaimStatus.APPEALED)
 
 
 def run_checks(ret):
@@ -540,24 +545,25 @@ def _claim_checks(claim, defn, held, duplicates):
 # --- facts for the payment engine --------------------------------------------------------------
 
 
-def verification_required(definition):
-    """Whether a claim must be verified by a person before it is paid.
+def verification_required(contract):
+    """Whether a claim that passed its automatic checks still waits for verification (accepted
+    without review or verified by a person) before it is paid: yes once the contract has a
+    verification policy (docs/verification.md); without one it is payable straight away."""
+    from .verification.policy import get_policy
 
-    The contract format has no such setting yet (issue 5 adds verification); until it does, a
-    claim that passed every automatic check is payable.
-    """
-    return bool(getattr(definition, "requires_verification", False))
+    return get_policy(contract) is not None
 
 
 def engine_status(status, *, requires_verification):
     """Map an internal claim status to the engine's verified / rejected / pending."""
-    if status == ClaimStatus.VERIFIED:
+    if status in (ClaimStatus.VERIFIED, ClaimStatus.ACCEPTED):
         return "verified"
     if status in (ClaimStatus.REJECTED, ClaimStatus.FAILED):
         return "rejected"
     if status == ClaimStatus.PASSED:
         return "pending" if requires_verification else "verified"
-    return "pending"  # draft, or held as a possible duplicate
+    # Draft, held as a possible duplicate, selected, under review, queried, answered, appealed.
+    return "pending"
 
 
 def claim_events(outcome, spell_start, recorded):
@@ -599,7 +605,7 @@ def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
     external dataset figures."""
     version = contract.terms_on(up_to_date) or contract.current_version()
     definition = version.definition() if version else None
-    requires = verification_required(definition) if version else False
+    requires = verification_required(contract)
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
     claims = (Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
               .select_related("participant", "return_record")
@@ -630,4 +636,4 @@ def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
     ) for i in IndicatorReturn.objects.filter(return_record__in=returns)
         .select_related("return_record").order_by("pk"))
     return engine.Facts(claims=engine_claims, indicator_values=values,
-                        external=external_facts(contract))
+                        external=external_facts(contract), samples=sample_checks(contract))
