@@ -229,6 +229,8 @@ def _save(contract, rows, *, actor, name, sha256, size, source):
 
 def external_facts(contract):
     """The newest figure for each dataset and period, as the engine's ExternalValue."""
-    return tuple(engine.ExternalValue(dataset=v.dataset, period=v.period, value=v.value,
+    from .services import plain  # services imports this module
+
+    return tuple(engine.ExternalValue(dataset=v.dataset, period=v.period, value=plain(v.value),
                                       id=f"X{v.pk}")
                  for v in DatasetValue.objects.filter(contract=contract).current().order_by("pk"))

@@ -566,6 +566,15 @@ def engine_status(status, *, requires_verification):
     return "pending"
 
 
+def plain(number):
+    """A stored decimal as it was entered: 122.0000 is 122 and 99.5000 is 99.5 on a statement,
+    where the inputs behind each line are shown to the provider."""
+    if number is None:
+        return None
+    number = number.normalize()
+    return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
+
+
 def claim_events(outcome, spell_start, recorded):
     """(adverse events per sustainment window, voiding event codes) for one claim.
 
@@ -624,15 +633,16 @@ def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
         period=c.return_record.period_id, attachment_date=c.participant.start_date,
         started=c.started, step_from=c.step_from, step_to=c.step_to, grade=c.grade or None,
         criteria_met=c.criteria_met, criteria_total=c.criteria_total,
-        units=c.value if c.value is not None else Decimal(1),
+        units=plain(c.value) if c.value is not None else Decimal(1),
         subcontractor=c.subcontractor or None,
         evidence=tuple(sorted({e.evidence_type for e in c.evidence_files.all()
                                if e.evidence_type})),
         adverse_events=events_of(c)[0], events=events_of(c)[1],
     ) for c in claims)
     values = tuple(engine.IndicatorValue(
-        indicator=i.indicator, period=i.measure_period, value=i.value, numerator=i.numerator,
-        denominator=i.denominator, id=f"I{i.pk}", reported_in=i.return_record.period_id,
+        indicator=i.indicator, period=i.measure_period, value=plain(i.value),
+        numerator=plain(i.numerator), denominator=plain(i.denominator), id=f"I{i.pk}",
+        reported_in=i.return_record.period_id,
     ) for i in IndicatorReturn.objects.filter(return_record__in=returns)
         .select_related("return_record").order_by("pk"))
     return engine.Facts(claims=engine_claims, indicator_values=values,

@@ -238,7 +238,7 @@ def test_comparison_cohort_figures_reach_the_statement_and_a_correction_reverses
                                                "value": "1.00"})], actor=commissioner)
     facts = facts_for(cohorts, date(2013, 6, 30))
     assert [(v.dataset, v.period, v.value) for v in facts.external] == [
-        ("matched", "cohort 1", Decimal("1.0000"))]
+        ("matched", "cohort 1", Decimal("1"))]
     run, lines = run_period(cohorts, "Q1 2013-14")
     [line] = [ln for ln in lines if ln.key == "cohorts:cohort 1"]
     assert line.amount == Decimal("100000.00")
