@@ -463,3 +463,34 @@ def test_the_terms_publish_button_also_refuses_an_incomplete_draft(client, world
     assert version.status == TermsStatus.DRAFT
     detail = client.get(reverse("contract_detail", args=[contract.pk]))
     assert detail.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rule_type", sorted(forms.RULES_BY_TYPE))
+def test_every_rule_type_can_be_added_with_all_its_fields(client, world_a, commissioner,
+                                                          rule_type):
+    import dataclasses
+
+    contract = _import(world_a, next(p for p in EXAMPLES if p.name.startswith("c2")))
+    client.force_login(commissioner)
+    url = section_url(contract, "rules")
+    fields = designer_form(client.get(url).content.decode())
+    assert f'<option value="{rule_type}">' in client.get(url).content.decode()
+    html = client.post(url, {**fields, "action": "add:rules", "new_rule_type": rule_type},
+                       HTTP_HX_REQUEST="true").content.decode()
+    assert f'name="rules[1].type" value="{rule_type}"' in html
+    for f in dataclasses.fields(forms.RULES_BY_TYPE[rule_type]):
+        if f.name != "type":
+            assert f'id="{forms.dom_id(f"rules[1].{f.name}")}' in html, f.name
+
+
+@pytest.mark.django_db
+def test_every_outcome_kind_is_offered(client, world_a, commissioner):
+    contract = _import(world_a, next(p for p in EXAMPLES if p.name.startswith("c5")))
+    client.force_login(commissioner)
+    page = client.get(section_url(contract, "outcomes")).content.decode()
+    for kind in ("one_off", "recurring", "progression", "graded", "personal", "milestone"):
+        assert f'<option value="{kind}"' in page
+    for name in ("sustainment", "voided_by", "prerequisites", "eligible_segments", "evidence",
+                 "once_within_weeks", "trigger", "every_weeks", "steps"):
+        assert f'id="f-outcomes-0-{name}"' in page, name
