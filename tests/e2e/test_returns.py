@@ -38,9 +38,9 @@ def sign_in(page, live_server, username):
 
 def test_provider_starts_uploads_checks_and_submits_a_return(live_server, page, screenshot,
                                                             c3_for_pathway, settings):
-    # Every return file counts as large here, so the upload goes through the progress script
-    # and the background check (run in-process: there is no broker in tests).
-    settings.PBR_UPLOAD_BACKGROUND_BYTES = 100
+    # A file over 250 bytes counts as large here, so the full upload goes through the background
+    # check (run in-process: there is no broker in tests) and the short bad one is checked at once.
+    settings.PBR_UPLOAD_BACKGROUND_BYTES = 250
     sign_in(page, live_server, "provider-user")
     page.click("main a:text-is('Returns')")
     page.click("text=Start a return")
@@ -64,6 +64,18 @@ def test_provider_starts_uploads_checks_and_submits_a_return(live_server, page, 
 
     page.goto(return_url)
     page.click("text=Upload a file")
+    # A bad file first: the upload script sends it, and shows the refusal in place of the form.
+    bad = f"{HEADER}\nCASE-1,AB123456C,1990-05-01,JSA_18_24,2011-06-15,attachment,2011-02-30,,\n"
+    page.set_input_files("#id_file", files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                              "buffer": bad.encode()}])
+    with page.expect_request(lambda r: r.method == "POST"
+                             and r.headers.get("x-requested-with") == "XMLHttpRequest"):
+        page.click("button:has-text('Upload and check')")
+    summary = page.locator(".govuk-error-summary")
+    summary.wait_for()
+    assert "1 problem found. Nothing has been saved." in summary.inner_text()
+    assert "achieved" in summary.inner_text()
+    screenshot("return-upload-refused")
     content = "\n".join([
         HEADER,
         "CASE-1,AB123456C,1990-05-01,JSA_18_24,2011-06-15,attachment,2011-06-15,,",
