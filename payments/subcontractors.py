@@ -117,3 +117,23 @@ def subcontractor_ledgers(contract, *, codes=None, approved_only=False):
                 running_total=ledger.total, explanation=flow.explanation,
                 references=tuple(flow.references), inputs=dict(flow.inputs)))
     return ledgers
+
+
+def ledgers_json(contract, ledgers):
+    return {
+        "contract": contract.reference,
+        "subcontractors": [{
+            "subcontractor": ledger.code, "name": ledger.name,
+            "management_fee_pct": str(ledger.management_fee_pct),
+            "clawback_passdown": ledger.clawback_passdown,
+            "outcome_payments": str(ledger.outcome_payments),
+            "management_fee": str(ledger.management_fee), "deductions": str(ledger.deductions),
+            "approved": str(ledger.approved), "awaiting_approval": str(ledger.awaiting_approval),
+            "total": str(ledger.total),
+            "lines": [{"period": r.period, "run": r.run_id, "run_status": r.run_status,
+                       "prime_line": r.prime_line_id, "key": r.key, "kind": r.kind,
+                       "rule": r.rule_id, "amount": str(r.amount),
+                       "running_total": str(r.running_total), "explanation": r.explanation,
+                       "references": list(r.references)} for r in ledger.rows],
+        } for ledger in ledgers.values()],
+    }

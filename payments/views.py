@@ -14,6 +14,7 @@ from pbr.csv_export import csv_response
 from pbr.views import paginate, require
 
 from . import permissions
+from .forecast import contract_liability, income_forecast
 from .models import LedgerLine, PaymentRun, RunStatus
 from .pdf import render_statement_pdf, statement_filename
 from .services import RunError, approve_run, build_statement
@@ -45,6 +46,10 @@ def contract_runs(request, contract_pk):
         "next_period": next_period,
         "rerun": next_period is not None and runs.filter(period_id=next_period.id).exists(),
         "can_run": permissions.can_run_payments(request.user, contract).allowed,
+        "can_forecast": permissions.can_view_income_forecast(request.user, contract).allowed,
+        "can_see_liability": permissions.can_view_liability(request.user, contract).allowed,
+        "can_see_subcontractors": permissions.can_view_subcontractor_ledger(
+            request.user, contract).allowed,
     })
 
 
@@ -195,3 +200,68 @@ def subcontractor_ledger_csv(request, contract_pk):
             for ledger in chosen for row in ledger.rows)
     suffix = f"-{wanted}" if wanted in ledgers else ""
     return csv_response(f"subcontractor-ledger-{contract.reference}{suffix}.csv", header, rows)
+
+
+# --- forecasts ------------------------------------------------------------------------------------
+
+
+@login_required
+def forecast_list(request):
+    """Every contract the user can see, with the forecasts their role may open."""
+    contracts = Contract.objects.for_user(request.user).select_related("commissioner").order_by(
+        "reference")
+    page, query = paginate(request, contracts)
+    rows = [{"contract": c,
+             "income": permissions.can_view_income_forecast(request.user, c).allowed,
+             "liability": permissions.can_view_liability(request.user, c).allowed}
+            for c in page.object_list]
+    return render(request, "payments/forecast_list.html", {"page": page, "query": query,
+                                                           "rows": rows})
+
+
+@login_required
+def contract_income_forecast(request, contract_pk):
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    require(permissions.can_view_income_forecast(request.user, contract))
+    forecast = income_forecast(contract)
+    return render(request, "payments/income_forecast.html", {
+        "contract": contract, "forecast": forecast,
+        "periods_with_money": [p for p in forecast.periods if p.expected or p.lines],
+    })
+
+
+@login_required
+def contract_income_forecast_csv(request, contract_pk):
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    require(permissions.can_view_income_forecast(request.user, contract))
+    forecast = income_forecast(contract)
+    header = ["contract", "period", "financial_year", "start", "end", "payment_due", "state",
+              "expected", "from_pipeline", "from_known_facts_and_terms", "lines"]
+    rows = ([contract.reference, p.period, p.financial_year, p.start, p.end, p.payment_due,
+             p.state, p.expected, p.from_pipeline, p.from_known, len(p.lines)]
+            for p in forecast.periods)
+    return csv_response(f"income-forecast-{contract.reference}-{forecast.as_of:%Y-%m-%d}.csv",
+                        header, rows)
+
+
+@login_required
+def contract_liability_view(request, contract_pk):
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    require(permissions.can_view_liability(request.user, contract))
+    return render(request, "payments/liability.html", {
+        "contract": contract, "liability": contract_liability(contract),
+    })
+
+
+@login_required
+def contract_liability_csv(request, contract_pk):
+    contract = get_object_or_404(Contract.objects.for_user(request.user), pk=contract_pk)
+    require(permissions.can_view_liability(request.user, contract))
+    liability = contract_liability(contract)
+    header = ["contract", "financial_year", "approved", "awaiting_approval", "committed",
+              "expected_further", "maximum", "headroom"]
+    rows = ([contract.reference, y.financial_year, y.approved, y.awaiting_approval, y.committed,
+             y.expected_further, "" if y.maximum is None else y.maximum,
+             "" if y.headroom is None else y.headroom] for y in liability.years)
+    return csv_response(f"liability-{contract.reference}-{datetime.date.today():%Y-%m-%d}.csv",
+                        header, rows)

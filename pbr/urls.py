@@ -47,6 +47,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("outcomes.api")),
+    path("api/v1/", include("payments.api")),
     path("api/v1/", include("pbr.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
