@@ -70,6 +70,15 @@ def test_build_publish_and_read_the_summary(live_server, page, screenshot, demo_
     page.fill("#f-outcomes-1-code", "sustained")
     page.fill("#f-outcomes-1-name", "Tenancy sustained")
     page.fill("#f-outcomes-1-every_weeks", "13")
+    # A third outcome added by mistake is removed again, in place.
+    add_with_htmx(page, "button:has-text('Add another outcome')", "#f-outcomes-2-code")
+    page.fill("#f-outcomes-2-code", "mistake")
+    page.evaluate("window.__samePage = true")
+    page.click("#f-outcomes-2 button:has-text('Remove')")
+    page.wait_for_selector("#f-outcomes-2", state="detached")
+    assert page.evaluate("window.__samePage === true"), "the page reloaded"
+    assert page.input_value("#f-outcomes-1-code") == "sustained"
+    assert page.input_value("#f-outcomes-1-every_weeks") == "13"
     page.select_option("#f-outcomes-1-kind", "recurring")
     page.click("button[value=save]")
     # A recurring outcome without its trigger is saved, and the problem is linked to the field.
