@@ -456,6 +456,7 @@ def build_contract(spec, seed, ids, orgs):
         high = cursor.fetchone()[0]
         PaymentRun.objects.filter(pk=run_of[prev.id]).update(
             facts_as_of=prev.end, ledger_high_water=high,
+            facts_basis={"requires_verification": verification_required(contract)},
             notes=list(assessment.notes),
             refusals=[{"claim": r.claim_id, "participant": r.participant, "outcome": r.outcome,
                        "reason": r.reason, "code": r.code, "rule": r.rule_id or ""}
@@ -540,8 +541,16 @@ ALL_SPECS = [None]
 
 
 def finish(db):
-    """Sequences past the explicit ids, statistics for the planner."""
+    """Sequences past the explicit ids, what the last approved runs read, planner statistics."""
     from django.db import connection
+
+    from outcomes.services import verification_required
+    from payments.models import PaymentRun
+
+    for run in PaymentRun.objects.filter(facts_as_of__isnull=False, facts_basis={}) \
+            .select_related("contract"):
+        run.facts_basis = {"requires_verification": verification_required(run.contract)}
+        run.save(update_fields=["facts_basis"])
 
     with connection.cursor() as cur:
         for table in ("outcomes_participant", "outcomes_claim", "outcomes_return",

@@ -598,47 +598,85 @@ def claim_events(outcome, spell_start, recorded):
     return tuple(adverse), tuple(voiding)
 
 
-def _recorded_events(returns, up_to_date):
+def _recorded_events(returns, up_to_date, participants=None):
     """participant id -> [(occurred, event code)] from the given returns, known by the date."""
     found = {}
-    rows = (ParticipantEvent.objects.filter(return_record__in=returns, occurred__lte=up_to_date)
-            .order_by("occurred", "pk").values_list("participant_id", "occurred", "event"))
-    for participant_id, occurred, code in rows:
+    events = ParticipantEvent.objects.filter(return_record__in=returns, occurred__lte=up_to_date)
+    rows = []
+    for scope in _participant_scopes(participants):
+        scoped = events if scope is None else events.filter(participant_id__in=scope)
+        rows += scoped.values_list("participant_id", "occurred", "event", "pk")
+    rows.sort(key=lambda r: (r[1], r[3]))
+    for participant_id, occurred, code, _pk in rows:
         found.setdefault(participant_id, []).append((occurred, code))
     return found
 
 
-def facts_for(contract, up_to_date: datetime.date) -> engine.Facts:
+def _participant_scopes(participants, size=20000):
+    """[None] for everyone, else the participant ids in chunks (SQLite limits parameters)."""
+    if participants is None:
+        return [None]
+    ids = sorted(participants)
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+CLAIM_FACT_FIELDS = (
+    "pk", "participant_id", "outcome", "achieved", "status", "return_record__period_id",
+    "started", "step_from", "step_to", "grade", "criteria_met", "criteria_total", "value",
+    "subcontractor", "participant__segment", "participant__start_date")
+
+
+def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.Facts:
     """Claims, participant events and indicator returns known by `up_to_date`, from the latest
     submitted version of each return whose period has ended by then; and the contract's
-    external dataset figures."""
+    external dataset figures.
+
+    `participants` (participant ids): only their claims and events; the contract-level facts
+    are always whole. Payment runs use it to recompute only the participants whose facts
+    changed (docs/adr/0007-incremental-payment-runs.md). Rows are read as plain values, not
+    model instances: a national contract has hundreds of thousands of claims.
+    """
     version = contract.terms_on(up_to_date) or contract.current_version()
     definition = version.definition() if version else None
     requires = verification_required(contract)
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
-    claims = (Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
-              .select_related("participant", "return_record")
-              .prefetch_related("evidence_files").order_by("achieved", "pk"))
-    recorded = _recorded_events(returns, up_to_date)
+    claims = Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
+    rows, evidence = [], {}
+    links = EvidenceFile.claims.through.objects.exclude(evidencefile__evidence_type="")
+    for scope in _participant_scopes(participants):
+        scoped = claims if scope is None else claims.filter(participant_id__in=scope)
+        rows += scoped.values_list(*CLAIM_FACT_FIELDS)
+        for claim_id, evidence_type in links.filter(claim__in=scoped).values_list(
+                "claim_id", "evidencefile__evidence_type"):
+            evidence.setdefault(claim_id, set()).add(evidence_type)
+    rows.sort(key=lambda r: (r[3], r[0]))
+    recorded = _recorded_events(returns, up_to_date, participants)
+    no_events = ((), ())
 
-    def events_of(c):
-        outcome = definition.outcome(c.outcome) if definition else None
-        return claim_events(outcome, c.started or c.participant.start_date,
-                            recorded.get(c.participant_id))
+    def events_of(outcome_code, spell_start, participant_id):
+        found = recorded.get(participant_id)
+        if not found:
+            return no_events
+        outcome = definition.outcome(outcome_code) if definition else None
+        return claim_events(outcome, spell_start, found)
 
-    engine_claims = tuple(engine.Claim(
-        id=f"C{c.pk}", participant=c.participant.pseudonym, outcome=c.outcome,
-        achieved=c.achieved, segment=c.participant.segment or None,
-        status=engine_status(c.status, requires_verification=requires),
-        period=c.return_record.period_id, attachment_date=c.participant.start_date,
-        started=c.started, step_from=c.step_from, step_to=c.step_to, grade=c.grade or None,
-        criteria_met=c.criteria_met, criteria_total=c.criteria_total,
-        units=plain(c.value) if c.value is not None else Decimal(1),
-        subcontractor=c.subcontractor or None,
-        evidence=tuple(sorted({e.evidence_type for e in c.evidence_files.all()
-                               if e.evidence_type})),
-        adverse_events=events_of(c)[0], events=events_of(c)[1],
-    ) for c in claims)
+    engine_claims = []
+    for (pk, participant_id, outcome, achieved, status, period_id, started, step_from, step_to,
+         grade, criteria_met, criteria_total, value, subcontractor, segment, start_date) in rows:
+        adverse, voiding = events_of(outcome, started or start_date, participant_id)
+        engine_claims.append(engine.Claim(
+            id=f"C{pk}", participant=f"P{participant_id}", outcome=outcome,
+            achieved=achieved, segment=segment or None,
+            status=engine_status(status, requires_verification=requires),
+            period=period_id, attachment_date=start_date,
+            started=started, step_from=step_from, step_to=step_to, grade=grade or None,
+            criteria_met=criteria_met, criteria_total=criteria_total,
+            units=plain(value) if value is not None else Decimal(1),
+            subcontractor=subcontractor or None,
+            evidence=tuple(sorted(evidence.get(pk, ()))),
+            adverse_events=adverse, events=voiding,
+        ))
+    engine_claims = tuple(engine_claims)
     values = tuple(engine.IndicatorValue(
         indicator=i.indicator, period=i.measure_period, value=plain(i.value),
         numerator=plain(i.numerator), denominator=plain(i.denominator), id=f"I{i.pk}",

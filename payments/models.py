@@ -55,6 +55,8 @@ class PaymentRun(models.Model):
     mode = models.CharField(max_length=16, blank=True,
                             help_text="full, or incremental: only changed participants recomputed.")
     participants_recomputed = models.PositiveIntegerField(default=0)
+    facts_basis = models.JSONField(default=dict, blank=True,
+                                   help_text="Contract-wide settings the facts were read under.")
 
     objects = PaymentRunQuerySet.as_manager()
 
@@ -121,7 +123,8 @@ class LedgerLine(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["contract", "key"]),
-                   models.Index(fields=["contract", "participant"], name="ledger_contract_participant")]
+                   models.Index(fields=["contract", "participant"], name="ledger_contract_participant"),
+                   models.Index(fields=["contract", "id"], name="ledger_contract_id")]
         constraints = [
             # A computation posts each key at most once: a retried computation cannot double-post.
             models.UniqueConstraint(fields=["run", "computation", "key"], name="unique_key_per_computation"),

@@ -9,16 +9,18 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from contracts.definition import periods as contract_periods
+from contracts.definition.model import Cap
 from contracts.definition.money import fmt_number, gbp
 from contracts.models import Contract, TermsStatus
 from payments import engine
 from payments.engine.flowdown import allocate as engine_allocate
 from pbr import audit
 
-from .models import LedgerLine, PaymentRun, RunStatus
+from .models import FactChange, LedgerLine, PaymentRun, RunStatus
 from .permissions import can_approve_run, can_run_payments
 
 CENT = Decimal("0.01")
@@ -54,22 +56,58 @@ def resolve_period(contract, period_id):
     return ResolvedPeriod(version, definition, period)
 
 
-def default_facts(contract, period):
-    """Facts from the outcomes app (verified claims, indicator returns) when it provides them."""
+def default_facts(contract, period, participants=None):
+    """Facts from the outcomes app (verified claims, indicator returns) when it provides them.
+
+    `participants`: only these participants' claims and events (contract-level facts in full).
+    """
     try:
         from outcomes.services import facts_for
     except ImportError:
         return engine.Facts()
-    return facts_for(contract, period.end)
+    if participants is None:
+        return facts_for(contract, period.end)
+    return facts_for(contract, period.end, participants=participants)
 
 
-def _engine_ledger(contract):
-    rows = LedgerLine.objects.filter(contract=contract).order_by("id").values_list(
-        "id", "key", "amount", "period_id", "kind", "rule_id", "shadow", "subcontractor")
+def _requires_verification(contract):
+    try:
+        from outcomes.services import verification_required
+    except ImportError:
+        return False
+    return bool(verification_required(contract))
+
+
+def _chunks(items, size=20000):
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _engine_ledger(contract, participants=None):
+    """The contract's ledger as the engine reads it (see _ledger_and_owners)."""
+    return _ledger_and_owners(contract, participants)[0]
+
+
+def _ledger_and_owners(contract, participants=None):
+    """The contract's ledger for the engine, and each key's participant; with `participants`
+    (pseudonyms), only their lines and the lines that belong to no participant (core,
+    reconciliations, measures)."""
+    fields = ("id", "key", "amount", "period_id", "kind", "rule_id", "shadow", "subcontractor",
+              "participant")
+    base = LedgerLine.objects.filter(contract=contract)
+    if participants is None:
+        rows = list(base.values_list(*fields))
+    else:
+        rows = list(base.filter(participant="").values_list(*fields))
+        for chunk in _chunks(sorted(participants)):
+            rows += base.filter(participant__in=chunk).values_list(*fields)
+    rows.sort(key=lambda r: r[0])
+    owners = {row[1]: row[8] for row in rows if row[8]}
     return engine.Ledger(tuple(
         engine.LedgerLine(id=str(pk), key=key, amount=amount, period=period_id, kind=kind,
                           rule_id=rule_id, shadow=shadow, subcontractor=sub or None)
-        for pk, key, amount, period_id, kind, rule_id, shadow, sub in rows))
+        for pk, key, amount, period_id, kind, rule_id, shadow, sub, _who in rows)), owners
 
 
 def _get_run(contract, resolved):
@@ -89,11 +127,90 @@ def _get_run(contract, resolved):
     return PaymentRun.objects.select_for_update().get(pk=run.pk)
 
 
-def run_period(contract, period_id, *, actor=None, facts=None, job=None):
+# --- what changed since the last run (ADR 0007) ---------------------------------------------
+
+
+def _consume_fact_changes(contract):
+    """Participants written to since the contract's last run; the markers are deleted in the
+    run's transaction, so a crash puts them back and a concurrent write not yet committed is
+    left for the next run."""
+    from outcomes.models import Participant
+
+    mine = Participant.objects.filter(contract=contract, pk=OuterRef("participant_id"))
+    changes = FactChange.objects.filter(Exists(mine))
+    ids = set(changes.values_list("participant_id", flat=True))
+    if ids:
+        for chunk in _chunks(ids):
+            FactChange.objects.filter(participant_id__in=chunk).filter(Exists(mine)).delete()
+    return ids
+
+
+def _participants_entering(contract, since, until):
+    """Participants with claims or events that become facts between two dates: those in a
+    submitted return whose period ended after `since` and by `until`. (A claim's achieved date
+    is never after its return's period end: outcomes/validation.py refuses it.)"""
+    from outcomes.models import Claim, Return
+
+    if until <= since:
+        return set()
+    returns = (Return.objects.filter(contract=contract, period_end__gt=since,
+                                     period_end__lte=until)
+               .exclude(status="draft").values("pk"))
+    found = set(Claim.objects.filter(return_record__in=returns)
+                .values_list("participant_id", flat=True).distinct())
+    try:
+        from outcomes.models import ParticipantEvent
+    except ImportError:
+        return found
+    found |= set(ParticipantEvent.objects.filter(return_record__in=returns)
+                 .values_list("participant_id", flat=True).distinct())
+    return found
+
+
+def _incremental_basis(contract, run, resolved, requires):
+    """The last computation, when the ledger still holds exactly its entitlement and only
+    participants' facts can have moved since; None when this run must recompute in full."""
+    definition = resolved.definition
+    if any(isinstance(rule, Cap) for rule in definition.rules):
+        # A cap adds up every participant's lines: recompute everything.
+        return None
+    last = (PaymentRun.objects.filter(contract=contract, computations__gt=0)
+            .order_by("-period_index").first())
+    if last is None or last.facts_as_of is None or last.ledger_high_water is None:
+        return None
+    if last.terms_version_id != resolved.terms_version.pk:
+        return None
+    if last.facts_basis != _facts_basis(requires):
+        return None
+    if last.facts_as_of > resolved.period.end:
+        return None
+    if LedgerLine.objects.filter(contract=contract, id__gt=last.ledger_high_water).exists():
+        return None
+    return last
+
+
+def _facts_basis(requires):
+    return {"requires_verification": bool(requires)}
+
+
+def _refusal_rows(refusals):
+    return [{"claim": r.claim_id, "participant": r.participant, "outcome": r.outcome,
+             "reason": r.reason, "code": r.code, "rule": r.rule_id or ""} for r in refusals]
+
+
+def _pseudonym(participant_id):
+    return f"P{participant_id}"
+
+
+def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=False):
     """Compute a period and post the difference. Returns (run, lines posted now).
 
     Everything for one computation is written in one transaction, so a crash part-way leaves
     the ledger exactly as it was and a re-run produces the uninterrupted result.
+
+    Without `facts`, the run reads them itself and, when the last computation allows it,
+    recomputes only the participants whose facts changed since (ADR 0007); `full=True` forces
+    a full recomputation. Both post exactly the same lines.
     """
     if actor is not None:
         decision = can_run_payments(actor, contract)
@@ -112,32 +229,61 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None):
         if run.status == RunStatus.APPROVED:
             raise RunError(f"The {period_id} run was approved on {run.approved_at:%d %B %Y} and is "
                            "locked. New facts are picked up by the next period's run.")
+        mode, changed, refusals = "full", None, None
+        requires = None
         if facts is None:
-            facts = default_facts(contract, resolved.period)
-        ledger = _engine_ledger(contract)
+            # Changes first, facts after: a write committed in between is read now and
+            # recomputed once more next time, never missed.
+            changed = _consume_fact_changes(contract)
+            requires = _requires_verification(contract)
+            basis = None if full else _incremental_basis(contract, run, resolved, requires)
+            if basis is not None:
+                mode = "incremental"
+                changed |= _participants_entering(contract, basis.facts_as_of,
+                                                  resolved.period.end)
+                facts = default_facts(contract, resolved.period, participants=changed)
+                pseudonyms = {_pseudonym(pk) for pk in changed}
+                ledger, owners = _ledger_and_owners(contract, participants=pseudonyms)
+                refusals = [r for r in basis.refusals if r.get("participant") not in pseudonyms]
+            else:
+                facts = default_facts(contract, resolved.period)
+        if mode == "full":
+            ledger, owners = _ledger_and_owners(contract)
         statement = engine.statement(resolved.definition, facts, ledger, period_id)
         computation = run.computations + 1
-        posted = []
-        for line in statement.lines:
-            row = LedgerLine.objects.create(
-                contract=contract, run=run, period_id=period_id, key=line.key, kind=line.kind,
-                rule_id=line.rule_id, amount=line.amount.quantize(CENT, ROUND_HALF_UP),
-                shadow=line.shadow, subcontractor=line.subcontractor or "",
-                participant=line.participant or "", explanation=line.explanation,
-                inputs=dict(line.inputs), references=list(line.references),
-                corrects_id=int(line.corrects) if line.corrects else None,
-                computation=computation,
-            )
-            posted.append(row)
+        rows = [LedgerLine(
+            contract=contract, run=run, period_id=period_id, key=line.key, kind=line.kind,
+            rule_id=line.rule_id, amount=line.amount.quantize(CENT, ROUND_HALF_UP),
+            shadow=line.shadow, subcontractor=line.subcontractor or "",
+            # A reversal names no participant of its own: it belongs to the key's participant,
+            # which is also how the next run finds it among that participant's lines.
+            participant=line.participant or owners.get(line.key, ""),
+            explanation=line.explanation,
+            inputs=dict(line.inputs), references=list(line.references),
+            corrects_id=int(line.corrects) if line.corrects else None,
+            computation=computation,
+        ) for line in statement.lines]
+        posted = LedgerLine.objects.bulk_create(rows, batch_size=2000)
         run.computations = computation
         run.last_computed_at = timezone.now()
         run.status = RunStatus.DRAFT
         run.error = ""
         run.terms_version = resolved.terms_version
         run.notes = list(statement.notes)
-        run.refusals = [{"claim": r.claim_id, "participant": r.participant, "outcome": r.outcome,
-                         "reason": r.reason, "code": r.code, "rule": r.rule_id or ""}
-                        for r in statement.refusals]
+        new_refusals = _refusal_rows(statement.refusals)
+        run.refusals = new_refusals if refusals is None else refusals + new_refusals
+        run.mode = mode
+        run.participants_recomputed = len(changed) if mode == "incremental" else 0
+        if requires is None:
+            # Facts supplied by the caller: the next run cannot build on this one.
+            run.facts_as_of = None
+            run.ledger_high_water = None
+            run.facts_basis = {}
+        else:
+            run.facts_as_of = resolved.period.end
+            run.facts_basis = _facts_basis(requires)
+            run.ledger_high_water = (LedgerLine.objects.filter(contract=contract)
+                                     .aggregate(m=Max("id"))["m"] or 0)
         if job is not None:
             run.job = job
         if settings.PBR_TEST_RUN_PAUSE:
@@ -146,7 +292,8 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None):
         audit.record("payment_run.computed", actor=actor, obj=run, organisation=contract.commissioner,
                      after={"computation": computation, "lines_posted": len(posted),
                             "amount_posted": str(sum((r.amount for r in posted if not r.shadow),
-                                                     Decimal("0.00")))},
+                                                     Decimal("0.00"))),
+                            "mode": mode},
                      actor_label="" if actor else "payment scheduler")
     return run, posted
 
