@@ -101,6 +101,7 @@ class IncomeForecast:
     ledger_awaiting: Decimal
     assumptions: tuple[str, ...]
     notes: tuple[str, ...]
+    published: bool = True  # False: no published terms yet, so nothing can be forecast
 
     @property
     def total(self) -> Decimal:
@@ -185,6 +186,13 @@ def _published(contract):
                 .order_by("-effective_from", "-number"))
 
 
+def current_terms(contract):
+    """The newest published terms, or None. A draft (which may not parse yet, e.g. a designer
+    draft) is never read: nothing is paid, forecast or owed under it."""
+    return (contract.versions.filter(status=TermsStatus.PUBLISHED)
+            .order_by("-effective_from", "-number").first())
+
+
 def _calendar(contract):
     """[(period, definition of the terms in force at its start)], the calendar from the newest
     terms (as payment runs resolve periods)."""
@@ -264,7 +272,9 @@ def _state(period, today, recalculating):
 def income_forecast(contract, *, facts=None, today=None):
     """Expected income by period and financial year from the pipeline and the terms."""
     today = today or timezone.localdate()
-    facts = known_facts(contract) if facts is None else facts
+    published = current_terms(contract) is not None
+    if facts is None:
+        facts = known_facts(contract) if published else engine.Facts()
     schedule = _calendar(contract)
     start, recalculating = _start_index(contract)
     schedule = [(p, d) for p, d in schedule if p.index >= start]
@@ -284,7 +294,7 @@ def income_forecast(contract, *, facts=None, today=None):
         years=tuple(ForecastYear(fy, e, f) for fy, (e, f) in years.items()),
         pipeline=_pipeline(facts), refused=refused,
         ledger_approved=held.get(True, ZERO), ledger_awaiting=held.get(False, ZERO),
-        assumptions=ASSUMPTIONS, notes=notes)
+        assumptions=ASSUMPTIONS, notes=notes, published=published)
 
 
 def _ledger_by_status(contract):
@@ -323,6 +333,7 @@ class ContractLiability:
     contract: str
     years: tuple[YearLiability, ...]
     notes: tuple[str, ...]
+    published: bool = True  # False: no published terms yet, so no calendar and no maximum
 
     @property
     def approved(self) -> Decimal:
@@ -372,7 +383,7 @@ def contract_liability(contract, *, with_forecast=True, facts=None, today=None):
     schedule = _calendar(contract)
     calendar = [p for p, _ in schedule]
     committed = committed_by_year(contract, calendar)
-    version = contract.current_version()
+    version = current_terms(contract)
     most = maximum_liability(version.definition()) if version is not None else None
     forecast = {}
     if with_forecast and schedule:
@@ -387,7 +398,8 @@ def contract_liability(contract, *, with_forecast=True, facts=None, today=None):
         maximum=most.by_year.get(fy) if most is not None else None,
     ) for fy in years)
     return ContractLiability(contract=contract.reference, years=rows,
-                             notes=tuple(most.notes) if most is not None else ())
+                             notes=tuple(most.notes) if most is not None else (),
+                             published=version is not None)
 
 
 # --- JSON (the API) ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from payments import engine
+from payments.forecast import current_terms
 
 from .models import LedgerLine, RunStatus
 
@@ -54,7 +55,7 @@ class SubcontractorLedger:
 def subcontractor_ledgers(contract, *, codes=None, approved_only=False):
     """{code: SubcontractorLedger} in the order of the current terms, for the `codes` given
     (None: every subcontractor). Rows run in period order with a running total."""
-    version = contract.current_version()
+    version = current_terms(contract)
     current = version.definition() if version else None
     ledgers = {}
     for sub in (current.subcontractors if current else ()):

@@ -14,7 +14,7 @@ from pbr.csv_export import csv_response
 from pbr.views import paginate, require
 
 from . import permissions
-from .forecast import contract_liability, income_forecast
+from .forecast import contract_liability, current_terms, income_forecast
 from .models import LedgerLine, PaymentRun, RunStatus
 from .pdf import render_statement_pdf, statement_filename
 from .services import RunError, approve_run, build_statement
@@ -24,7 +24,7 @@ from .tasks import enqueue_contract_run
 
 def _next_period(contract):
     latest = contract.payment_runs.order_by("-period_index").first()
-    version = contract.current_version()
+    version = current_terms(contract)
     if version is None:
         return None
     calendar = contract_periods(version.definition())

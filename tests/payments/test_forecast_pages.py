@@ -120,3 +120,20 @@ def test_api_subcontractor_ledger_and_statement_pdf(client, world_a):
                           HTTP_ACCEPT="application/pdf")
     assert response.status_code == 200 and response.content.startswith(b"%PDF-")
     assert "DRAFT" in response["Content-Disposition"]
+
+
+def test_a_contract_with_no_published_terms_has_nothing_to_forecast(client, world_a):
+    from contracts.definition import load_document
+    from contracts.services import import_contract
+    from tests.payments.statement_helpers import EXAMPLES
+
+    draft = import_contract(load_document(EXAMPLES / "c2-southend.yaml"),
+                            commissioner=world_a.commissioning_body,
+                            links={"EFS": world_a.provider})
+    client.force_login(world_a.users[Role.COMMISSIONER])
+    for suffix in ("forecast/", "liability/"):
+        response = client.get(f"/payments/contracts/{draft.pk}/{suffix}")
+        assert response.status_code == 200
+        assert "no published terms yet" in response.content.decode()
+    page = client.get(f"/payments/contracts/{draft.pk}/").content.decode()
+    assert "No payments have been calculated yet" in page
