@@ -279,8 +279,6 @@ RULE_TYPE_LABELS = {
     "cap": "Cap or floor",
     "sample_recovery": "Sample and extrapolate recovery",
 }
-# The order rules are offered in when adding one.
-RULE_TYPE_CHOICES = tuple((t, RULE_TYPE_LABELS[t]) for t in RULES_BY_TYPE)
 
 # Fields naming one thing defined elsewhere in the document: shown as a select of what exists.
 REFERENCES = {
@@ -323,6 +321,10 @@ def item_name(cls: type) -> str:
 
 def choice_label(value: str) -> str:
     return CHOICE_LABELS.get(value) or humanise(value)
+
+
+# The order rules are offered in when adding one.
+RULE_TYPE_CHOICES = tuple((t, RULE_TYPE_LABELS.get(t) or humanise(t)) for t in RULES_BY_TYPE)
 
 
 def _lookup(table: dict, cls: type, name: str):
