@@ -352,7 +352,7 @@ def _funder_split(total, funders):
         return [], ""
     split = engine_allocate(total, [Decimal(f.share_pct) / 100 for f in funders])
     rows = [{"funder": f.name, "share_pct": fmt_number(Decimal(f.share_pct)),
-             "exact": split.exact[i], "exact_text": _exact_str(split.exact[i]),
+             "exact": split.exact[i], "exact_text": _exact_str(split.exact[i], grouping=True),
              "amount": split.amounts[i],
              "rounding": (CENT if total >= 0 else -CENT) if i in split.residue_to else Decimal("0.00")}
             for i, f in enumerate(funders)]
@@ -480,11 +480,12 @@ def build_statement(run):
     }
 
 
-def _exact_str(value):
+def _exact_str(value, grouping=False):
     """An exact share as written by hand: every digit it has, and at least pence."""
-    text = f"{value.normalize():f}"
+    text = f"{abs(value).normalize():f}"
     whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+    whole = f"{int(whole):,}" if grouping else whole
+    return f"{'-' if value < 0 else ''}{whole}.{frac.ljust(2, '0')}"
 
 
 def statement_json(run):
@@ -505,7 +506,7 @@ def statement_json(run):
         "total": str(data["total"]),
         "shadow_total": str(data["shadow_total"]),
         "by_funder": [{"funder": f["funder"], "share_pct": f["share_pct"],
-                       "exact": f["exact_text"], "amount": str(f["amount"]),
+                       "exact": _exact_str(f["exact"]), "amount": str(f["amount"]),
                        "rounding": str(f["rounding"])} for f in data["by_funder"]],
         "funder_explanation": data["funder_explanation"],
         "by_subcontractor": [{"subcontractor": s["subcontractor"], "amount": str(s["amount"])}

@@ -43,7 +43,8 @@ def test_pdf_statement_is_a_pdf_with_every_line_and_the_totals(client, world_a, 
     assert "£1,200.00" in text
     assert "Northern Employment Trust" in text and "£1,020.00" in text and "£180.00" in text
     assert f"Kept by the prime (Example Prime plc) £{data['prime_retained']:,.2f}" in text
-    assert f"Department for Work and Pensions 100% £{data['total']} £{data['total']:,.2f}" in text
+    assert f"Department for Work and Pensions 100% £{data['total']:,.2f} £{data['total']:,.2f}" \
+        in text
     assert "DRAFT" in text
 
 
