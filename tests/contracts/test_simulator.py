@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -245,12 +244,9 @@ CASES = [("c1-derbyshire.yaml", C1), ("c1-derbyshire-shadow.yaml", C1), ("c2-sou
 
 
 @pytest.mark.parametrize(("name", "assumptions"), CASES)
-def test_fast_deterministic_and_money_is_decimal_pennies(name, assumptions):
+def test_deterministic_and_money_is_decimal_pennies(name, assumptions):
     defn = example(name)
-    started = time.perf_counter()
     first = simulate(defn, assumptions)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
     again = simulate(defn, assumptions)
     assert isinstance(first, Simulation)
     assert [(p.period, p.payable, p.by_rule) for p in first.periods] == \
