@@ -40,15 +40,20 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql""",
+        # Every version of the return: which one is the latest may have changed.
         """CREATE OR REPLACE FUNCTION pbr_fact_change_return() RETURNS trigger AS $$
 BEGIN
   INSERT INTO payments_factchange(participant_id)
-    SELECT DISTINCT participant_id FROM outcomes_claim
-    WHERE return_record_id = NEW.id OR return_record_id = NEW.supersedes_id;
+    SELECT DISTINCT c.participant_id FROM outcomes_claim c
+    JOIN outcomes_return r ON r.id = c.return_record_id
+    WHERE r.contract_id = NEW.contract_id AND r.provider_id = NEW.provider_id
+      AND r.period_id = NEW.period_id;
   IF to_regclass('outcomes_participantevent') IS NOT NULL THEN
     INSERT INTO payments_factchange(participant_id)
-      SELECT DISTINCT participant_id FROM outcomes_participantevent
-      WHERE return_record_id = NEW.id OR return_record_id = NEW.supersedes_id;
+      SELECT DISTINCT e.participant_id FROM outcomes_participantevent e
+      JOIN outcomes_return r ON r.id = e.return_record_id
+      WHERE r.contract_id = NEW.contract_id AND r.provider_id = NEW.provider_id
+        AND r.period_id = NEW.period_id;
   END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql""",
@@ -102,14 +107,16 @@ def _sqlite_sql(tables):
             f"BEGIN {ins} VALUES (OLD.{col}); END",
         ]
     if "outcomes_return" in tables:
-        events = (f" {ins} SELECT DISTINCT participant_id FROM outcomes_participantevent WHERE "
-                  "return_record_id = NEW.id OR return_record_id = NEW.supersedes_id;"
-                  if "outcomes_participantevent" in tables else "")
+        versions = ("JOIN outcomes_return r ON r.id = x.return_record_id WHERE "
+                    "r.contract_id = NEW.contract_id AND r.provider_id = NEW.provider_id AND "
+                    "r.period_id = NEW.period_id;")
+        events = (f" {ins} SELECT DISTINCT x.participant_id FROM outcomes_participantevent x "
+                  f"{versions}" if "outcomes_participantevent" in tables else "")
         out.append(
             "CREATE TRIGGER IF NOT EXISTS pbr_fc_outcomes_return_u AFTER UPDATE OF status ON "
             "outcomes_return WHEN OLD.status IS NOT NEW.status BEGIN "
-            f"{ins} SELECT DISTINCT participant_id FROM outcomes_claim WHERE "
-            f"return_record_id = NEW.id OR return_record_id = NEW.supersedes_id;{events} END")
+            f"{ins} SELECT DISTINCT x.participant_id FROM outcomes_claim x {versions}"
+            f"{events} END")
     if "outcomes_evidencefile_claims" in tables:
         out += [
             "CREATE TRIGGER IF NOT EXISTS pbr_fc_evidence_link_i AFTER INSERT ON "
@@ -137,7 +144,12 @@ def install_triggers(connection=None):
     if connection.vendor == "postgresql":
         statements = _pg_sql(tables)
     elif connection.vendor == "sqlite":
-        statements = _sqlite_sql(tables)
+        # CREATE TRIGGER IF NOT EXISTS keeps an older body: drop ours first.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
+                           "name LIKE 'pbr\\_fc\\_%' ESCAPE '\\'")
+            statements = [f"DROP TRIGGER {name}" for (name,) in cursor.fetchall()]
+        statements += _sqlite_sql(tables)
     else:
         return False
     with connection.cursor() as cursor:
