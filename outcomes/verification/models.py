@@ -125,9 +125,16 @@ class VerificationPolicy(models.Model):
                        "appeal_window_days")
 
     def snapshot(self):
-        """The policy as stored on each sample: strings, so it round-trips through JSON."""
-        return {name: (None if getattr(self, name) is None else str(getattr(self, name)))
-                for name in self.SNAPSHOT_FIELDS}
+        """The policy as stored on each sample: strings, so it round-trips through JSON, with
+        decimals at their stored number of places whether or not the row was just saved."""
+        values = {}
+        for name in self.SNAPSHOT_FIELDS:
+            value = getattr(self, name)
+            field = self._meta.get_field(name)
+            if value is not None and isinstance(field, models.DecimalField):
+                value = Decimal(value).quantize(Decimal(1).scaleb(-field.decimal_places))
+            values[name] = None if value is None else str(value)
+        return values
 
 
 # --- samples -------------------------------------------------------------------------------

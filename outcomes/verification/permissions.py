@@ -117,6 +117,19 @@ def _no(decision):
     return None if decision else decision
 
 
+def can_act(user, claim, action):
+    """The role, organisation and segregation checks of `action`, whatever the claim's state:
+    the API answers 403 when these refuse and 409 when only the state is wrong."""
+    if (denied := signed_in(user)) is not None:
+        return denied
+    if (denied := _who_check(TRANSITIONS[action].who, user, claim)) is not None:
+        return denied
+    if action in ("uphold_appeal", "dismiss_appeal") and _has_review(claim) \
+            and claim.review.rejected_by_id == user.pk:
+        return Decision(False, "You rejected this claim, so someone else must decide the appeal.")
+    return ALLOW
+
+
 def can_transition(user, claim, action, *, today=None):
     """Whether `user` may perform `action` (a key of TRANSITIONS) on `claim` now."""
     transition = TRANSITIONS[action]

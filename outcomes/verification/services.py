@@ -14,6 +14,7 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,6 +51,10 @@ from .sampling import (
 
 class VerificationError(Exception):
     """A verification action that cannot go ahead, with the reason in words."""
+
+
+class InputError(VerificationError):
+    """What was entered is missing or invalid (the API answers 400, not 409)."""
 
 
 def _require(decision):
@@ -100,16 +105,16 @@ def _move(claim, action, actor, *, event=None, reason="", after=None, today=None
 
 def _reason_code(reason_code, note):
     if reason_code not in RejectionReason.values:
-        raise VerificationError("Choose the reason for the rejection.")
+        raise InputError("Choose the reason for the rejection.")
     if reason_code == RejectionReason.OTHER and not (note or "").strip():
-        raise VerificationError("Explain the reason in the note when you choose ‘Other’.")
+        raise InputError("Explain the reason in the note when you choose ‘Other’.")
     return reason_code
 
 
 def _text(value, message):
     value = (value or "").strip()
     if not value:
-        raise VerificationError(message)
+        raise InputError(message)
     return value
 
 
@@ -300,7 +305,7 @@ def respond_to_query(claim, *, actor, text, evidence=()):
     files = list(evidence)
     for item in files:
         if item.organisation_id != claim.return_record.provider_id:
-            raise VerificationError(f"Evidence file E{item.pk} belongs to another organisation.")
+            raise InputError(f"Evidence file E{item.pk} belongs to another organisation.")
     _move(claim, "respond", actor, event="query_answered", reason=text,
           after={"evidence": [f"E{e.pk}" for e in files]})
     query.response, query.responded_by, query.responded_at = text, actor, timezone.now()
@@ -357,7 +362,7 @@ def bulk_decide(claims, *, actor, decision, reason_code="", note=""):
     """Verify or reject a selection: each claim in its own transaction. Returns
     [(claim id, None or the reason it was refused)] in the order given."""
     if decision not in ("verify", "reject"):
-        raise VerificationError("Choose whether to verify or reject the selected claims.")
+        raise InputError("Choose whether to verify or reject the selected claims.")
     if decision == "reject":
         reason_code = _reason_code(reason_code, note)
     results = []
@@ -385,7 +390,7 @@ def appeal_claim(claim, *, actor, grounds, evidence=(), today=None):
     files = list(evidence)
     for item in files:
         if item.organisation_id != claim.return_record.provider_id:
-            raise VerificationError(f"Evidence file E{item.pk} belongs to another organisation.")
+            raise InputError(f"Evidence file E{item.pk} belongs to another organisation.")
     _move(claim, "appeal", actor, event="appealed", reason=grounds, today=today,
           after={"evidence": [f"E{e.pk}" for e in files]})
     appeal = Appeal.objects.create(claim=claim, lodged_by=actor, grounds=grounds)
@@ -432,9 +437,9 @@ def draw_check(contract, *, actor, period_from, period_to, outcome="", provider=
     first, last = periods.get(period_from), periods.get(period_to)
     if first is None or last is None:
         missing = period_from if first is None else period_to
-        raise VerificationError(f"{contract.reference} has no period called {missing}.")
+        raise InputError(f"{contract.reference} has no period called {missing}.")
     if last.start < first.start:
-        raise VerificationError(f"{period_to} is before {period_from}.")
+        raise InputError(f"{period_to} is before {period_from}.")
     with transaction.atomic():
         returns = Return.objects.filter(contract=contract, period_start__gte=first.start,
                                         period_end__lte=last.end).latest_versions()
@@ -459,7 +464,7 @@ def draw_check(contract, *, actor, period_from, period_to, outcome="", provider=
             size = random_size(snapshot["post_payment_pct"], len(population))
         size = int(size)
         if not 1 <= size <= len(population):
-            raise VerificationError(f"Enter a sample size from 1 to {len(population)}.")
+            raise InputError(f"Enter a sample size from 1 to {len(population)}.")
         seed = secrets.randbits(62) if seed is None else int(seed)
         chosen = select_check(population, size, seed)
         sample = Sample.objects.create(
@@ -540,7 +545,7 @@ def close_sample(sample, *, actor, recovery_period=None):
                                 f"{'have' if pending != 1 else 'has'} no finding yet.")
     period = (recovery_period or "").strip() or _recovery_period(sample.contract)
     if period not in {p.id for p in contract_periods_now(sample.contract)}:
-        raise VerificationError(f"{sample.contract.reference} has no period called {period}.")
+        raise InputError(f"{sample.contract.reference} has no period called {period}.")
     sample.errors = sample.items.filter(finding=Finding.ERROR).count()
     sample.status, sample.recovery_period = SampleStatus.CLOSED, period
     sample.closed_by, sample.closed_at = actor, timezone.now()
@@ -567,7 +572,13 @@ def save_policy(contract, *, actor, values):
         if name in values:
             setattr(policy, name, values[name])
     policy.updated_by = actor
-    policy.full_clean()
+    try:
+        policy.full_clean()
+    except ValidationError as exc:
+        raise InputError(" ".join(f"{policy._meta.get_field(name).verbose_name.capitalize()}: "
+                                  f"{' '.join(messages)}" if name in policy.SNAPSHOT_FIELDS
+                                  else " ".join(messages)
+                                  for name, messages in exc.message_dict.items())) from exc
     policy.save()
     audit.record("verification_policy.saved", actor=actor, obj=policy, before=before,
                  after=policy.snapshot())
@@ -582,11 +593,11 @@ def evidence_for(user, ids):
         if not text:
             continue
         if not text.isdigit():
-            raise VerificationError(f"{raw} is not an evidence file number; they look like E12.")
+            raise InputError(f"{raw} is not an evidence file number; they look like E12.")
         wanted.append(int(text))
     files = {e.pk: e for e in EvidenceFile.objects.for_user(user).filter(pk__in=wanted)}
     missing = [f"E{pk}" for pk in wanted if pk not in files]
     if missing:
-        raise VerificationError(f"Evidence file {', '.join(missing)} is not one of your "
-                                "organisation's files.")
+        raise InputError(f"Evidence file {', '.join(missing)} is not one of your "
+                         "organisation's files.")
     return [files[pk] for pk in wanted]

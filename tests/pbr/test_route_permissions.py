@@ -19,6 +19,7 @@ from tests.outcomes.factories import (
     route_return,
     route_return_upload,
 )
+from tests.verification.factories import route_sample, route_sample_item
 
 # Routes anyone may open without signing in.
 PUBLIC = {
@@ -40,6 +41,10 @@ ROLE_ONLY = {
     "contract_import": {Role.COMMISSIONER},
     "designer_new": {Role.COMMISSIONER},  # designer pages with a contract_pk use "contract_pk"
     "return_start": {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
+    "verification_queue": {Role.AUDITOR, Role.COMMISSIONER},
+    "verification_export": {Role.AUDITOR, Role.COMMISSIONER},
+    "verification_samples": {Role.AUDITOR, Role.COMMISSIONER},
+    "verification_provider": {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
 }
 
 
@@ -88,6 +93,8 @@ OBJECT_FACTORIES = {
     "evidence_file_pk": route_evidence,
     "participant_pk": route_participant,
     "return_upload_pk": route_return_upload,
+    "sample_pk": route_sample,
+    "sample_item_pk": route_sample_item,
 }
 
 

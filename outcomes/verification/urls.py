@@ -1,0 +1,45 @@
+"""Verification pages, included at /verification/."""
+
+from django.urls import path
+
+from .. import views_verification as views
+
+urlpatterns = [
+    path("", views.verification_queue, name="verification_queue"),
+    path("export.csv", views.verification_export, name="verification_export"),
+    path("bulk/", views.verification_bulk, name="verification_bulk"),
+    path("my-claims/", views.verification_provider, name="verification_provider"),
+    path("claims/<int:claim_pk>/", views.verification_claim, name="verification_claim"),
+    path("claims/<int:claim_pk>/select/", views.verification_select,
+         name="verification_select"),
+    path("claims/<int:claim_pk>/start-review/", views.verification_start_review,
+         name="verification_start_review"),
+    path("claims/<int:claim_pk>/allocate/", views.verification_allocate,
+         name="verification_allocate"),
+    path("claims/<int:claim_pk>/query/", views.verification_query, name="verification_query"),
+    path("claims/<int:claim_pk>/respond/", views.verification_respond,
+         name="verification_respond"),
+    path("claims/<int:claim_pk>/verify/", views.verification_verify, name="verification_verify"),
+    path("claims/<int:claim_pk>/reject/", views.verification_reject, name="verification_reject"),
+    path("claims/<int:claim_pk>/finding/", views.verification_finding,
+         name="verification_finding"),
+    path("claims/<int:claim_pk>/appeal/", views.verification_appeal, name="verification_appeal"),
+    path("claims/<int:claim_pk>/decide-appeal/", views.verification_decide_appeal,
+         name="verification_decide_appeal"),
+    path("evidence/<int:evidence_file_pk>/view/", views.verification_evidence,
+         name="verification_evidence"),
+    path("samples/", views.verification_samples, name="verification_samples"),
+    path("samples/<int:sample_pk>/", views.verification_sample, name="verification_sample"),
+    path("samples/<int:sample_pk>/export.csv", views.verification_sample_export,
+         name="verification_sample_export"),
+    path("samples/<int:sample_pk>/close/", views.verification_sample_close,
+         name="verification_sample_close"),
+    path("sample-items/<int:sample_item_pk>/finding/", views.verification_sample_finding,
+         name="verification_sample_finding"),
+    path("contracts/<int:contract_pk>/sample/", views.verification_draw,
+         name="verification_draw"),
+    path("contracts/<int:contract_pk>/check/", views.verification_check,
+         name="verification_check"),
+    path("contracts/<int:contract_pk>/policy/", views.verification_policy,
+         name="verification_policy"),
+]
