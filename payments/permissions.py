@@ -26,12 +26,14 @@ def can_approve_run(user, run):
 
 
 def _party_roles(user, contract):
+    """{role: {codes}} of the user's organisation on the contract. Reads `contract.parties.all()`
+    so a list page that prefetches parties asks nothing more per contract."""
     if user.organisation_id is None:
         return {}
     roles = {}
-    for role, code in contract.parties.filter(organisation_id=user.organisation_id).values_list(
-            "role", "code"):
-        roles.setdefault(role, set()).add(code)
+    for party in contract.parties.all():
+        if party.organisation_id == user.organisation_id:
+            roles.setdefault(party.role, set()).add(party.code)
     return roles
 
 

@@ -208,8 +208,8 @@ def subcontractor_ledger_csv(request, contract_pk):
 @login_required
 def forecast_list(request):
     """Every contract the user can see, with the forecasts their role may open."""
-    contracts = Contract.objects.for_user(request.user).select_related("commissioner").order_by(
-        "reference")
+    contracts = (Contract.objects.for_user(request.user).select_related("commissioner")
+                 .prefetch_related("parties").order_by("reference"))
     page, query = paginate(request, contracts)
     rows = [{"contract": c,
              "income": permissions.can_view_income_forecast(request.user, c).allowed,

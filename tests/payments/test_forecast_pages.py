@@ -137,3 +137,20 @@ def test_a_contract_with_no_published_terms_has_nothing_to_forecast(client, worl
         assert "no published terms yet" in response.content.decode()
     page = client.get(f"/payments/contracts/{draft.pk}/").content.decode()
     assert "No payments have been calculated yet" in page
+
+
+def test_forecast_list_query_budget(client, world_a, django_assert_max_num_queries):
+    from contracts.definition import load_document
+    from contracts.services import import_contract
+    from tests.payments.statement_helpers import EXAMPLES
+
+    document = load_document(EXAMPLES / "c2-southend.yaml")
+    for n in range(12):
+        document["reference"] = f"C2-COPY-{n}"
+        import_contract(document, commissioner=world_a.commissioning_body,
+                        links={"EFS": world_a.provider}, publish=True)
+    for role in (Role.PROVIDER_USER, Role.COMMISSIONER):
+        client.force_login(world_a.users[role])
+        with django_assert_max_num_queries(8):
+            page = client.get("/payments/forecasts/").content.decode()
+        assert page.count("/forecast/") + page.count("/liability/") >= 12
