@@ -9,6 +9,8 @@ import csv
 import datetime
 import io
 import re
+from collections.abc import Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -150,7 +152,7 @@ class Problems:
             raise ReturnRejected(items)
 
 
-@dataclass
+@dataclass(slots=True)  # a 100,000-row return holds 100,000 of these until they are saved
 class ClaimRow:
     row: int
     participant_ref: str
@@ -200,10 +202,18 @@ class CellError(ValueError):
 REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+# The two date shapes nearly every cell has, read without strptime (which is slow); anything
+# else, or a day that does not exist, goes the long way below for the same answer and message.
+ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+UK_DATE_RE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+FORMULA_START = frozenset(" =+-@\t\r")
 
 
 def text(value):
     """Cell text, trimmed; None and blank cells are ''."""
+    if value.__class__ is str:  # CSV and form cells: the common case, first
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
@@ -222,14 +232,26 @@ def text(value):
 def check_safe(raw):
     if len(raw) > MAX_CELL:
         raise CellError(f"Enter {MAX_CELL} characters or fewer.", "too-long")
-    if evidence_files.looks_like_formula(raw):
+    if raw[:1] in FORMULA_START and evidence_files.looks_like_formula(raw):
         raise CellError("Remove the spreadsheet formula: a cell must not start with =, +, - or @.",
                         "formula")
-    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+    if CONTROL_RE.search(raw):
         raise CellError("Remove control characters from this cell.", "control-characters")
 
 
 def parse_date(raw, what):
+    match = ISO_DATE_RE.fullmatch(raw)
+    if match:
+        year, month, day = match.groups()
+    else:
+        match = UK_DATE_RE.fullmatch(raw)
+        if match:
+            day, month, year = match.groups()
+    if match:
+        try:
+            return datetime.date(int(year), int(month), int(day))
+        except ValueError:
+            pass  # not a real day: the formats below give the message
     for fmt in DATE_FORMATS:
         try:
             return datetime.datetime.strptime(raw, fmt).date()
@@ -270,6 +292,61 @@ def parse_decimal(raw, what, places=2):
 # --- the context a return is validated in ------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the validator needs of a participant already held: four columns, not a model."""
+
+    pk: int
+    identity_hash: str
+    segment: str
+    start_date: datetime.date
+
+
+class ParticipantIndex(Mapping):
+    """The provider's participants on a contract by reference.
+
+    A return can name a hundred thousand people, so the index holds `Known` rows (`known(ref)`)
+    from one values query; full model instances are loaded, all in one query, only the first
+    time the mapping itself is read (``index[ref]``, ``index.get(ref)``).
+    """
+
+    def __init__(self, contract, provider):
+        self._scope = {"contract": contract, "provider": provider}
+        self._known = {ref: Known(pk, hashed, segment, start) for ref, pk, hashed, segment, start
+                       in Participant.objects.filter(**self._scope).values_list(
+                           "provider_reference", "pk", "identity_hash", "segment",
+                           "start_date").iterator(chunk_size=5000)}
+        self._models = None
+
+    def known(self, ref):
+        return self._known.get(ref)
+
+    def add(self, ref, known):
+        """Record a participant just saved."""
+        self._known[ref] = known
+        self._models = None  # loaded again, with the new one, if the mapping is read
+
+    def _instances(self):
+        if self._models is None:
+            self._models = {p.provider_reference: p
+                            for p in Participant.objects.filter(**self._scope)}
+        return self._models
+
+    def __getitem__(self, ref):
+        if ref not in self._known:
+            raise KeyError(ref)
+        return self._instances()[ref]
+
+    def __contains__(self, ref):
+        return ref in self._known
+
+    def __iter__(self):
+        return iter(self._known)
+
+    def __len__(self):
+        return len(self._known)
+
+
 class ReturnContext:
     """What rows are checked against: the contract's published terms, its periods, the
     provider's participants and evidence, and the return's own claims. Loaded once per call."""
@@ -282,9 +359,7 @@ class ReturnContext:
                              .order_by("effective_from", "number"))
         self._defs = {}
         self.latest = self.definition(self.versions[-1]) if self.versions else None
-        self.participants = {
-            p.provider_reference: p for p in Participant.objects.filter(
-                contract=self.contract, provider=self.provider)}
+        self.participants = ParticipantIndex(self.contract, self.provider)
         self.evidence_ids = set(EvidenceFile.objects.filter(
             organisation=self.provider).values_list("pk", flat=True))
         self.existing_claims = {
@@ -295,6 +370,7 @@ class ReturnContext:
             (code, period) for code, period in IndicatorReturn.objects.filter(
                 return_record=return_record).values_list("indicator", "measure_period")}
         self.today = datetime.date.today()
+        self._segments = None
 
     def definition(self, version):
         if version.pk not in self._defs:
@@ -309,7 +385,10 @@ class ReturnContext:
         return self.definition(found) if found else None
 
     def segments(self):
-        return {s.code for s in self.latest.segments} if self.latest else set()
+        if self._segments is None:
+            self._segments = frozenset(s.code for s in self.latest.segments) if self.latest \
+                else frozenset()
+        return self._segments
 
     def measure_periods(self):
         keys = set()
@@ -342,35 +421,64 @@ def _header_problems(header, fields, required, problems):
                          "missing-column")
 
 
-def validate_claims(ctx, rows):
-    """rows: iterable of (row number, {column: value}). Returns ClaimRows or raises."""
+def _collect(ctx, rows, check_row, key_of, repeated, *, no_terms):
+    """The one loop every way in goes through (web form, CSV, XLSX, API) for every kind of row.
+
+    rows: iterable of (row number, {column: value}), read lazily, so a file is never held whole.
+    check_row(number, raw, problems) gives a typed row, or None after adding its problems;
+    key_of(row) says what makes two rows the same; repeated(number, row, key, earlier row number
+    or None, problems) adds a problem and returns True when the row repeats an earlier one or
+    something already in the return. Returns the typed rows, or raises ReturnRejected listing
+    every problem.
+    """
     problems = Problems()
     out = []
     try:
         if ctx.latest is None:
-            problems.add(None, "", "The contract has no published terms yet, so nothing can be "
-                         "claimed.", "no-terms")
+            problems.add(None, "", no_terms, "no-terms")
             problems.raise_if_any()
-        first_seen = {}  # participant ref -> ClaimRow that introduced it in this file
-        keys = {}
+        seen = {}
         for number, raw in rows:
-            row = _claim_row(ctx, number, raw, problems, first_seen)
+            row = check_row(number, raw, problems)
             if row is None:
                 continue
-            key = (row.participant_ref, row.outcome, row.achieved, row.step_to)
-            if key in keys:
-                problems.add(number, "", f"This row repeats row {keys[key]} (same participant, "
-                             "outcome and date). Delete one of them.", "duplicate-row")
+            key = key_of(row)
+            if repeated(number, row, key, seen.get(key), problems):
                 continue
-            if key in ctx.existing_claims:
-                problems.add(number, "", "This claim is already in the return.", "already-claimed")
-                continue
-            keys[key] = number
+            seen[key] = number
             out.append(row)
     except _TooMany:
-        pass
+        _drain(rows)
     problems.raise_if_any()
     return out
+
+
+def _drain(rows):
+    """Read a file to its end, so that a fault in it (too many rows, unreadable CSV) is reported
+    as the fault, whatever else was found first."""
+    for _ in rows:
+        pass
+
+
+def validate_claims(ctx, rows):
+    """rows: iterable of (row number, {column: value}). Returns ClaimRows or raises."""
+    first_seen = {}  # participant ref -> what the row that introduced it in this file gave
+
+    def repeated(number, row, key, earlier, problems):
+        if earlier is not None:
+            problems.add(number, "", f"This row repeats row {earlier} (same participant, "
+                         "outcome and date). Delete one of them.", "duplicate-row")
+            return True
+        if key in ctx.existing_claims:
+            problems.add(number, "", "This claim is already in the return.", "already-claimed")
+            return True
+        return False
+
+    return _collect(
+        ctx, rows, lambda number, raw, problems: _claim_row(ctx, number, raw, problems,
+                                                            first_seen),
+        lambda row: (row.participant_ref, row.outcome, row.achieved, row.step_to), repeated,
+        no_terms="The contract has no published terms yet, so nothing can be claimed.")
 
 
 def _claim_row(ctx, number, raw, problems, first_seen):
@@ -531,7 +639,7 @@ def _participant(ctx, number, ref, values, field_value, problems, first_seen):
                      "start-out-of-range")
         start = None
 
-    known = ctx.participants.get(ref)
+    known = ctx.participants.known(ref)
     earlier = first_seen.get(ref)
     if known is not None:
         held = {"hash": known.identity_hash, "segment": known.segment,
@@ -600,30 +708,21 @@ def _outcome_fields(number, outcome, values, step_from, step_to, criteria_met, c
 
 
 def validate_indicators(ctx, rows):
-    problems = Problems()
-    out = []
-    try:
-        if ctx.latest is None:
-            problems.add(None, "", "The contract has no published terms yet.", "no-terms")
-            problems.raise_if_any()
-        allowed_periods = ctx.measure_periods()
-        keys = {}
-        for number, raw in rows:
-            row = _indicator_row(ctx, number, raw, problems, allowed_periods)
-            if row is None:
-                continue
-            key = (row.indicator, row.measure_period)
-            if key in keys or key in ctx.existing_indicators:
-                where = f"row {keys[key]}" if key in keys else "this return already"
-                problems.add(number, "indicator", f"{row.indicator} for {row.measure_period} is "
-                             f"given twice ({where}). Keep one.", "duplicate-row")
-                continue
-            keys[key] = number
-            out.append(row)
-    except _TooMany:
-        pass
-    problems.raise_if_any()
-    return out
+    allowed_periods = ctx.measure_periods() if ctx.latest is not None else set()
+
+    def repeated(number, row, key, earlier, problems):
+        if earlier is None and key not in ctx.existing_indicators:
+            return False
+        where = f"row {earlier}" if earlier is not None else "this return already"
+        problems.add(number, "indicator", f"{row.indicator} for {row.measure_period} is "
+                     f"given twice ({where}). Keep one.", "duplicate-row")
+        return True
+
+    return _collect(
+        ctx, rows, lambda number, raw, problems: _indicator_row(ctx, number, raw, problems,
+                                                                allowed_periods),
+        lambda row: (row.indicator, row.measure_period), repeated,
+        no_terms="The contract has no published terms yet.")
 
 
 def _indicator_row(ctx, number, raw, problems, allowed_periods):
@@ -695,31 +794,22 @@ def event_types(defn):
 
 def validate_events(ctx, rows):
     """rows: iterable of (row number, {column: value}). Returns EventRows or raises."""
-    problems = Problems()
-    out = []
-    try:
-        if ctx.latest is None:
-            problems.add(None, "", "The contract has no published terms yet.", "no-terms")
-            problems.raise_if_any()
-        existing = set(ParticipantEvent.objects.filter(return_record=ctx.ret).values_list(
-            "participant__provider_reference", "event", "occurred"))
-        keys = {}
-        for number, raw in rows:
-            row = _event_row(ctx, number, raw, problems)
-            if row is None:
-                continue
-            key = (row.participant_ref, row.event, row.occurred)
-            if key in keys or key in existing:
-                where = f"row {keys[key]}" if key in keys else "this return already"
-                problems.add(number, "", f"This event is given twice ({where}: same participant, "
-                             "event and date). Keep one.", "duplicate-row")
-                continue
-            keys[key] = number
-            out.append(row)
-    except _TooMany:
-        pass
-    problems.raise_if_any()
-    return out
+    existing = set(ParticipantEvent.objects.filter(return_record=ctx.ret).values_list(
+        "participant__provider_reference", "event", "occurred")) if ctx.latest is not None \
+        else set()
+
+    def repeated(number, row, key, earlier, problems):
+        if earlier is None and key not in existing:
+            return False
+        where = f"row {earlier}" if earlier is not None else "this return already"
+        problems.add(number, "", f"This event is given twice ({where}: same participant, "
+                     "event and date). Keep one.", "duplicate-row")
+        return True
+
+    return _collect(
+        ctx, rows, lambda number, raw, problems: _event_row(ctx, number, raw, problems),
+        lambda row: (row.participant_ref, row.event, row.occurred), repeated,
+        no_terms="The contract has no published terms yet.")
 
 
 def _event_row(ctx, number, raw, problems):
@@ -792,11 +882,13 @@ def _clean_heading(value):
     return text(value).lstrip("\ufeff").strip().lower().replace(" ", "_")
 
 
-def read_table(source, name):
-    """Read an uploaded CSV or XLSX into (header, [(row number, {column: value})]).
+@contextmanager
+def open_table(source, name):
+    """Open an uploaded CSV or XLSX as (header, rows) for the length of a with-block.
 
-    The kind is decided by content. Raises ReturnRejected for a file that cannot be read, with
-    the row of each undecodable line.
+    rows is a lazy iterator of (row number, {column: value}) over a temporary copy on disk, so
+    a file is never held in memory whole however long it is. The kind is decided by content.
+    Raises ReturnRejected for a file that cannot be read, with the row of each undecodable line.
     """
     try:
         tmp, size, _sha = evidence_files.spool(source, MAX_FILE_BYTES)
@@ -810,14 +902,38 @@ def read_table(source, name):
         head = tmp.read(8)
         tmp.seek(0)
         if head.startswith(b"PK\x03\x04"):
-            return _read_xlsx(tmp)
-        if head.startswith((b"\xd0\xcf\x11\xe0", b"%PDF", b"MZ", b"\x7fELF")):
+            opened = _open_xlsx(tmp)
+        elif head.startswith((b"\xd0\xcf\x11\xe0", b"%PDF", b"MZ", b"\x7fELF")):
             raise ReturnRejected([RowProblem(None, "", "The file must be a CSV (UTF-8) or an "
                                              "Excel workbook (.xlsx).", "not-a-table")])
-        return _read_csv(tmp)
+        else:
+            opened = _open_csv(tmp)
+        with opened as table:
+            yield table
 
 
-def _read_csv(tmp):
+def read_table(source, name):
+    """An uploaded CSV or XLSX read whole into (header, [(row number, {column: value})]), for
+    files known to be small; returns go through open_table."""
+    with open_table(source, name) as (header, rows):
+        return header, list(rows)
+
+
+def _table_rows(header, lines):
+    """(row number, {column: value}) for each line that is not blank: the one place the rows of
+    a file are collected, CSV or XLSX. Refuses a file with more than MAX_ROWS rows."""
+    for number, cells in enumerate(lines, start=2):
+        if number - 1 > MAX_ROWS:
+            raise ReturnRejected([RowProblem(number, "", f"A return can hold at most "
+                                             f"{MAX_ROWS} rows; split the file.",
+                                             "too-many-rows")])
+        if not any(text(c) for c in cells):
+            continue
+        yield number, _row_dict(header, cells)
+
+
+@contextmanager
+def _open_csv(tmp):
     problems = Problems()
     try:
         for number, line in enumerate(tmp, start=1):
@@ -836,26 +952,27 @@ def _read_csv(tmp):
     tmp.seek(0)
     wrapper = io.TextIOWrapper(tmp, encoding="utf-8-sig", newline="")
     reader = csv.reader(wrapper)
+
+    def unreadable(exc):
+        return ReturnRejected([RowProblem(reader.line_num, "", f"The CSV cannot be read here: "
+                                          f"{exc}.", "bad-csv")])
+
+    def lines():
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise unreadable(exc) from None
+
     try:
         try:
             header = [_clean_heading(h) for h in next(reader)]
         except StopIteration:
             raise ReturnRejected([RowProblem(None, "", "The file is empty.", "empty")]) from None
-        rows = []
-        for number, cells in enumerate(reader, start=2):
-            if number - 1 > MAX_ROWS:
-                raise ReturnRejected([RowProblem(number, "", f"A return can hold at most "
-                                                 f"{MAX_ROWS} rows; split the file.",
-                                                 "too-many-rows")])
-            if not any(c.strip() for c in cells):
-                continue
-            rows.append((number, _row_dict(header, cells)))
-    except csv.Error as exc:
-        raise ReturnRejected([RowProblem(reader.line_num, "", f"The CSV cannot be read here: "
-                                         f"{exc}.", "bad-csv")]) from None
+        except csv.Error as exc:
+            raise unreadable(exc) from None
+        yield header, _table_rows(header, lines())
     finally:
         wrapper.detach()
-    return header, rows
 
 
 OVERFLOW = "__overflow__"
@@ -878,7 +995,8 @@ def _row_dict(header, cells):
     return row
 
 
-def _read_xlsx(tmp):
+@contextmanager
+def _open_xlsx(tmp):
     try:
         evidence_files.inspect_zip(tmp, max_total=8 * MAX_FILE_BYTES)
     except evidence_files.EvidenceRefused as exc:
@@ -901,18 +1019,9 @@ def _read_xlsx(tmp):
                                              "empty")]) from None
         while header and not header[-1]:
             header.pop()
-        rows = []
-        for number, cells in enumerate(iterator, start=2):
-            if number - 1 > MAX_ROWS:
-                raise ReturnRejected([RowProblem(number, "", f"A return can hold at most "
-                                                 f"{MAX_ROWS} rows; split the file.",
-                                                 "too-many-rows")])
-            if not any(text(c) for c in cells):
-                continue
-            rows.append((number, _row_dict(header, cells)))
+        yield header, _table_rows(header, iterator)
     finally:
         workbook.close()
-    return header, rows
 
 
 def validate_file(ctx, header, rows):
@@ -923,7 +1032,10 @@ def validate_file(ctx, header, rows):
     is_events = "event" in header and "outcome" not in header and not is_indicators
     fields, columns = (INDICATOR_FIELDS, INDICATOR_COLUMNS) if is_indicators \
         else (EVENT_FIELDS, EVENT_COLUMNS) if is_events else (CLAIM_FIELDS, CLAIM_COLUMNS)
-    _header_problems(header, fields, [c.name for c in columns if c.required], problems)
+    with suppress(_TooMany):
+        _header_problems(header, fields, [c.name for c in columns if c.required], problems)
+    if problems:
+        _drain(rows)  # a file that cannot be read is reported as such, before its headings
     problems.raise_if_any()
     if is_indicators:
         return "indicators", validate_indicators(ctx, rows)

@@ -1,0 +1,1 @@
+"""Benchmarks and their data generators (see bench/README.md); not part of the application."""
