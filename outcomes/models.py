@@ -390,7 +390,7 @@ class EvidenceFile(models.Model):
 
 # The event code a provider returns for an adverse event in a sustainment window (a tenancy
 # breach, a rough sleeping incident). Any other event code must be one the terms name in an
-# outcome's voided_by. See docs/adr/0006-events-and-external-datasets.md.
+# outcome's voided_by. See docs/adr/0011-participant-events-and-external-datasets.md.
 ADVERSE_EVENT = "adverse"
 
 

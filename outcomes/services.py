@@ -639,7 +639,7 @@ def claim_events(outcome, spell_start, recorded):
     the weeks after window i-1 ended (the first starts with the spell) up to its own length from
     the start of the spell: 'the first 12 months' then 'months 12 to 18'. A voiding event counts
     from the start of the spell on; the terms' event code says what it is (e.g. re-presentation
-    within six months). See docs/adr/0006-events-and-external-datasets.md.
+    within six months). See docs/adr/0011-participant-events-and-external-datasets.md.
     """
     if outcome is None or not recorded:
         return (), ()
