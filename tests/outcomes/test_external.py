@@ -251,3 +251,9 @@ def test_comparison_cohort_figures_reach_the_statement_and_a_correction_reverses
     [reversal] = [ln for ln in corrections if ln.key == "cohorts:cohort 1"]
     assert reversal.amount == Decimal("-100000.00")
     assert reversal.corrects_id == line.pk
+
+
+def test_the_commissioner_home_page_leads_to_the_datasets(client, commissioner):
+    client.force_login(commissioner)
+    page = client.get("/commissioner/").content.decode()
+    assert 'href="/returns/datasets/"' in page
