@@ -293,9 +293,11 @@ def verification_evidence(request, evidence_file_pk):
                             content_type=evidence.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     # Evidence is checked on upload (no scripts, no active PDF content); this keeps it inert
-    # and framable only by this site. Chromium's PDF viewer needs object-src for itself.
-    response["Content-Security-Policy"] = ("default-src 'none'; img-src 'self'; "
-                                           "object-src 'self'; frame-ancestors 'self'")
+    # (no scripts) and framable only by this site. Chromium's PDF viewer fetches the document
+    # again and embeds it, so it needs connect-src and object-src 'self' to render it.
+    response["Content-Security-Policy"] = ("default-src 'none'; connect-src 'self'; "
+                                           "img-src 'self'; object-src 'self'; "
+                                           "frame-ancestors 'self'")
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -101,6 +101,8 @@ def test_review_page_shows_claim_checks_evidence_inline_and_history(client, peop
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("inline")
     assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert response["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "frame-ancestors 'self'" in response["Content-Security-Policy"]
     assert b"".join(response.streaming_content).startswith(b"%PDF-")
     assert AuditEvent.objects.filter(action="evidence.viewed", object_id=str(pdf.pk)).exists()
 
