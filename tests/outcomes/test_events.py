@@ -317,3 +317,17 @@ def test_an_event_on_a_contract_that_records_none_is_refused(world_a, provider_u
     assert problem.code == "unknown-event"
     assert "none: these terms record no events" in problem.message
     assert ParticipantEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+def test_return_page_and_events_api_do_not_ask_per_event(client, sib, provider_user,
+                                                          django_assert_max_num_queries, rows):
+    people = [person(f"CASE-{n}", f"AB{n:06d}C", "2013-02-01") for n in range(rows)]
+    ret = send(sib, provider_user, "Jun 2013", claims=people,
+               events=[event(f"CASE-{n}", "2013-03-10") for n in range(rows)])
+    client.force_login(provider_user)
+    with django_assert_max_num_queries(20):
+        page = client.get(f"/returns/{ret.pk}/")
+    assert page.content.decode().count("<code>adverse</code>") == rows
+    with django_assert_max_num_queries(10):
+        assert len(client.get("/api/v1/events/?page_size=100").json()["results"]) == rows

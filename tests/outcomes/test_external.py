@@ -257,3 +257,26 @@ def test_the_commissioner_home_page_leads_to_the_datasets(client, commissioner):
     client.force_login(commissioner)
     page = client.get("/commissioner/").content.decode()
     assert 'href="/returns/datasets/"' in page
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+def test_dataset_pages_and_api_list_do_not_ask_per_row(client, world_a, commissioner,
+                                                        django_assert_max_num_queries, rows):
+    from outcomes.external import add_dataset_rows
+
+    for n in range(rows):
+        contract = make_contract(world_a, cohort_document(f"COHORTS-{n}"))
+        add_dataset_rows(contract, [(2, {"dataset": "matched", "period": "cohort 1",
+                                         "value": str(n)})], actor=commissioner)
+    contract = make_contract(world_a, cohort_document("COHORTS-MANY"))
+    for n in range(rows):
+        add_dataset_rows(contract, [(2, {"dataset": "matched", "period": "cohort 1",
+                                         "value": str(n)})], actor=commissioner)
+    client.force_login(commissioner)
+    # The list parses each contract's terms on the page (at most 25), one query each.
+    with django_assert_max_num_queries(20 + 25):
+        assert client.get("/returns/datasets/").status_code == 200
+    with django_assert_max_num_queries(20):
+        assert client.get(f"/returns/datasets/{contract.pk}/").status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get("/api/v1/datasets/").status_code == 200
