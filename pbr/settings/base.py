@@ -198,6 +198,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field called "status" or "kind" with different choices: name each
+    # choice set after its class so the schema's enums are stable and readable.
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationKindEnum": "pbr.models.OrganisationKind",
+        "RoleEnum": "pbr.models.Role",
+        "JobStatusEnum": "pbr.models.JobStatus",
+        "ContractStatusEnum": "contracts.models.ContractStatus",
+        "PartyRoleEnum": "contracts.models.PartyRole",
+        "TermsStatusEnum": "contracts.models.TermsStatus",
+        "ReturnStatusEnum": "outcomes.models.ReturnStatus",
+        "ReminderKindEnum": "outcomes.models.ReminderKind",
+        "UploadStatusEnum": "outcomes.models.UploadStatus",
+        "ClaimStatusEnum": "outcomes.models.ClaimStatus",
+        "RejectionReasonEnum": "outcomes.verification.models.RejectionReason",
+        "PolicyModeEnum": "outcomes.verification.models.PolicyMode",
+        "SampleKindEnum": "outcomes.verification.models.SampleKind",
+        "SampleStatusEnum": "outcomes.verification.models.SampleStatus",
+        "FindingEnum": "outcomes.verification.models.Finding",
+        "RunStatusEnum": "payments.models.RunStatus",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------------
