@@ -710,11 +710,16 @@ def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.
     recorded = _recorded_events(returns, up_to_date, participants)
     no_events = ((), ())
 
+    terms = []  # parsed only when someone has events: validating terms is not free
+
     def events_of(outcome_code, spell_start, participant_id):
         found = recorded.get(participant_id)
         if not found:
             return no_events
-        outcome = definition.outcome(outcome_code) if definition else None
+        if not terms:
+            version = contract.terms_on(up_to_date) or contract.current_version()
+            terms.append(version.definition() if version else None)
+        outcome = terms[0].outcome(outcome_code) if terms[0] else None
         return claim_events(outcome, spell_start, found)
 
     engine_claims = []

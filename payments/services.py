@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from contracts.definition import ContractDefinition
+from contracts.definition import build as build_definition
 from contracts.definition import periods as contract_periods
 from contracts.definition.model import Cap
 from contracts.definition.money import fmt_number, gbp
@@ -37,6 +39,28 @@ class ResolvedPeriod:
     period: object
 
 
+_DEFINITIONS = {}
+
+
+def terms_definition(version):
+    """The parsed definition of a terms version, parsed once per process.
+
+    A published version's document was validated when it was imported and can never change
+    (TermsVersion.save refuses), so it is built without validating it again; the cache key
+    includes the document's hash all the same. Validation is most of the cost of a no-change
+    run of a national contract.
+    """
+    if version.status != TermsStatus.PUBLISHED:
+        return version.definition()
+    key = (version.pk, version.document_sha256)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        if len(_DEFINITIONS) > 500:
+            _DEFINITIONS.clear()
+        found = _DEFINITIONS[key] = build_definition(ContractDefinition, version.document)
+    return found
+
+
 def resolve_period(contract, period_id):
     """Find a period by its label (e.g. 'P4 2013-14') in the terms in force for it."""
     versions = list(contract.versions.filter(status=TermsStatus.PUBLISHED).order_by("-effective_from",
@@ -44,14 +68,14 @@ def resolve_period(contract, period_id):
     if not versions:
         raise RunError(f"{contract.reference} has no published terms, so nothing can be paid yet.")
     # The calendar comes from the newest terms; the rules from the version in force at the start.
-    calendar = contract_periods(versions[0].definition())
+    calendar = contract_periods(terms_definition(versions[0]))
     period = next((p for p in calendar if p.id == period_id), None)
     if period is None:
         known = ", ".join(p.id for p in calendar[:3])
         raise RunError(f"{contract.reference} has no period called ‘{period_id}’. Periods are "
                        f"named like {known} …")
     version = next((v for v in versions if v.effective_from <= period.start), versions[-1])
-    definition = version.definition()
+    definition = terms_definition(version)
     period = next(p for p in contract_periods(definition) if p.id == period_id)
     return ResolvedPeriod(version, definition, period)
 
@@ -529,7 +553,7 @@ def statement_json(run):
 def due_periods(contract, today):
     """Periods of a contract that have closed by `today` and have no approved run yet."""
     try:
-        resolved_calendar = contract_periods(contract.current_version().definition())
+        resolved_calendar = contract_periods(terms_definition(contract.current_version()))
     except Exception:  # noqa: BLE001 - a contract with broken terms is reported, not fatal
         return []
     done = set(contract.payment_runs.filter(status=RunStatus.APPROVED).values_list("period_id", flat=True))
