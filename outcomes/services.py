@@ -693,8 +693,6 @@ def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.
     changed (docs/adr/0007-incremental-payment-runs.md). Rows are read as plain values, not
     model instances: a national contract has hundreds of thousands of claims.
     """
-    version = contract.terms_on(up_to_date) or contract.current_version()
-    definition = version.definition() if version else None
     requires = verification_required(contract)
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
     claims = Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
