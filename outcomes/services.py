@@ -690,7 +690,7 @@ def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.
 
     `participants` (participant ids): only their claims and events; the contract-level facts
     are always whole. Payment runs use it to recompute only the participants whose facts
-    changed (docs/adr/0007-incremental-payment-runs.md). Rows are read as plain values, not
+    changed (docs/adr/0012-incremental-payment-runs.md). Rows are read as plain values, not
     model instances: a national contract has hundreds of thousands of claims.
     """
     requires = verification_required(contract)

@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - every name interpolated below is a constant of this module, never input
-"""Which participants' facts changed since a contract's last run (ADR 0007).
+"""Which participants' facts changed since a contract's last run (ADR 0012).
 
 Database triggers on the outcomes tables add a `payments_factchange` row naming the participant
 whenever a claim, event or evidence link of theirs is written, their own row changes, or a return

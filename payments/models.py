@@ -46,7 +46,7 @@ class PaymentRun(models.Model):
     second_approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # What the last computation read, so the next run of the contract can recompute only the
-    # participants whose facts changed since (ADR 0007). Empty when the caller supplied the
+    # participants whose facts changed since (ADR 0012). Empty when the caller supplied the
     # facts itself: the next run is then a full recomputation.
     facts_as_of = models.DateField(null=True, blank=True,
                                    help_text="Facts were read as known on this date.")

@@ -151,7 +151,7 @@ def _get_run(contract, resolved):
     return PaymentRun.objects.select_for_update().get(pk=run.pk)
 
 
-# --- what changed since the last run (ADR 0007) ---------------------------------------------
+# --- what changed since the last run (ADR 0012) ---------------------------------------------
 
 
 def _consume_fact_changes(contract):
@@ -233,7 +233,7 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
     the ledger exactly as it was and a re-run produces the uninterrupted result.
 
     Without `facts`, the run reads them itself and, when the last computation allows it,
-    recomputes only the participants whose facts changed since (ADR 0007); `full=True` forces
+    recomputes only the participants whose facts changed since (ADR 0012); `full=True` forces
     a full recomputation. Both post exactly the same lines.
     """
     if actor is not None:
