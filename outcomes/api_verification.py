@@ -87,7 +87,9 @@ class VerificationClaimSerializer(serializers.ModelSerializer):
                   "achieved", "status", "status_label", "explanation", "review"]
 
     def get_explanation(self, obj) -> str:
-        return explain(obj)
+        with_policy = self.context.get("with_policy")
+        return explain(obj, has_policy=None if with_policy is None
+                       else obj.return_record.contract_id in with_policy)
 
     def get_review(self, obj) -> dict | None:
         review = getattr(obj, "review", None) if _has_review(obj) else None
@@ -199,11 +201,20 @@ class VerificationClaimViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action == "list":
             if user.is_provider:
                 return provider_claims(user, self.request.query_params)
-            return queue_for(user, self.request.query_params)
+            return queue_for(user, self.request.query_params).prefetch_related("queries",
+                                                                               "appeals")
         return (Claim.objects.for_user(user)
                 .select_related("return_record__contract", "return_record__provider",
                                 "participant")
                 .prefetch_related("evidence_files", "queries__evidence", "appeals"))
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action == "list":
+            context["with_policy"] = set(VerificationPolicy.objects.filter(
+                contract__in=Contract.objects.for_user(self.request.user))
+                .values_list("contract_id", flat=True))
+        return context
 
     def _simple(self, request, name, call):
         claim = self.get_object()

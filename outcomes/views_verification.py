@@ -311,7 +311,11 @@ def verification_provider(request):
     form = forms.ProviderFilterForm(request.GET or None)
     claims = provider_claims(request.user, form.params())
     page, query = paginate(request, claims)
-    rows = [{"claim": c, "explanation": explain(c)} for c in page.object_list]
+    with_policy = set(VerificationPolicy.objects.filter(
+        contract_id__in={c.return_record.contract_id for c in page.object_list})
+        .values_list("contract_id", flat=True))
+    rows = [{"claim": c, "explanation": explain(
+        c, has_policy=c.return_record.contract_id in with_policy)} for c in page.object_list]
     return render(request, "verification/provider.html", {
         "form": form, "page": page, "query": query, "rows": rows,
         "filtered": bool(form.params()),

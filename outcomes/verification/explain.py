@@ -28,8 +28,23 @@ def _reasons(review):
     return "; ".join(r["text"] for r in (review.reasons if review else [])) or "selected"
 
 
-def explain(claim, today=None):
-    """One or two sentences: what state the claim is in, why, and what happens next."""
+def _open_query(claim):
+    # Uses prefetched queries when the caller loaded them (lists), else one query.
+    found = [q for q in claim.queries.all() if q.responded_at is None]
+    return max(found, key=lambda q: (q.raised_at, q.pk)) if found else None
+
+
+def _latest_appeal(claim, **match):
+    found = [a for a in claim.appeals.all()
+             if all(getattr(a, k) == v for k, v in match.items())]
+    return max(found, key=lambda a: (a.decided_at or a.lodged_at, a.pk)) if found else None
+
+
+def explain(claim, today=None, has_policy=None):
+    """One or two sentences: what state the claim is in, why, and what happens next.
+
+    has_policy: whether the contract has a verification policy, when the caller knows (lists
+    pass it to avoid a query per claim)."""
     today = today or timezone.localdate()
     review = _review(claim)
     status = claim.status
@@ -44,7 +59,9 @@ def explain(claim, today=None):
         return ("Held as a possible duplicate: the same person has been claimed elsewhere. It is "
                 "not paid until the auditor or commissioner has looked at it.")
     if status == S.PASSED:
-        if get_policy(claim.return_record.contract) is None:
+        if has_policy is None:
+            has_policy = get_policy(claim.return_record.contract) is not None
+        if not has_policy:
             return "It passed the automatic checks and will be paid in the next payment run."
         return ("It passed the automatic checks and is waiting for the auditor to draw the "
                 "sample: it will then be accepted without review or selected for checking. It "
@@ -62,7 +79,7 @@ def explain(claim, today=None):
         return (f"An auditor is checking it against its evidence{due}. It is not paid until it "
                 "is verified.")
     if status == S.QUERIED:
-        query = claim.queries.filter(responded_at__isnull=True).order_by("-raised_at").first()
+        query = _open_query(claim)
         when = f" on {_d(query.raised_at)}" if query else ""
         answer_by = f" Answer by {_d(query.due_date)}" if query else " Answer it"
         return (f"The auditor asked a question{when}.{answer_by}, with any new evidence; the "
@@ -71,7 +88,7 @@ def explain(claim, today=None):
         return ("You answered the auditor's question; the auditor will now verify or reject the "
                 "claim.")
     if status == S.VERIFIED:
-        appeal = claim.appeals.filter(upheld=True).order_by("-decided_at").first()
+        appeal = _latest_appeal(claim, upheld=True)
         if appeal is not None:
             return (f"Verified on appeal on {_d(appeal.decided_at)}: {appeal.note} It is paid in "
                     "the next payment run.")
@@ -80,7 +97,7 @@ def explain(claim, today=None):
     if status == S.REJECTED:
         return _rejected(claim, review, today)
     if status == S.APPEALED:
-        appeal = claim.appeals.order_by("-lodged_at").first()
+        appeal = _latest_appeal(claim)
         when = f" on {_d(appeal.lodged_at)}" if appeal else ""
         return (f"You appealed{when}. A commissioner who did not reject it will decide. It is "
                 "not paid unless the appeal is upheld.")
@@ -99,7 +116,7 @@ def _rejected(claim, review, today):
         text += " It had been paid, so the next payment run recovers what was paid."
     else:
         text += " It will not be paid."
-    appeal = claim.appeals.filter(upheld=False).order_by("-decided_at").first()
+    appeal = _latest_appeal(claim, upheld=False)
     if appeal is not None:
         return text + f" Your appeal was dismissed on {_d(appeal.decided_at)}: {appeal.note}"
     deadline = appeal_deadline(claim, review)

@@ -251,3 +251,17 @@ def test_draw_a_sample_and_a_check_from_the_pages(client, c3, world_a, people):
     client.force_login(people["provider_manager"])
     assert client.get(f"/verification/contracts/{c3.pk}/sample/").status_code == 403
     assert client.get(f"/verification/samples/{sample.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_provider_list_stays_within_a_query_budget(client, c3, world_a, people,
+                                                   django_assert_max_num_queries):
+    set_policy(c3, mode="verify_all")
+    claims = make_claims(submitted_return(c3, world_a.provider), 25)
+    services.draw_sample(c3, actor=people["auditor"], seed=1)
+    for claim in claims[:5]:
+        services.raise_query(claim, actor=people["auditor"], text="Which employer?")
+    client.force_login(people["provider_user"])
+    with django_assert_max_num_queries(25):
+        page = _text(client.get("/verification/my-claims/"))
+    assert page.count("The auditor asked a question on") == 5
