@@ -286,3 +286,7 @@ class Job(models.Model):
         if not self.total:
             return 100 if self.status == JobStatus.SUCCEEDED else 0
         return min(100, round(100 * self.progress / self.total))
+
+
+# The dashboards' snapshot table lives in its own package; importing it registers it here.
+from .dashboards.models import DashboardSnapshot  # noqa: E402, F401
