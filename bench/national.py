@@ -59,14 +59,15 @@ def programme(n_contracts, participants, claims, seed):
     Outcome tariffs carry almost all participants and claims; baskets are small local pilots;
     indicator-paid contracts have no claims.
     """
-    kinds = []
-    mix = [("indicators_c1", 2), ("indicators_c4", 2), ("indicators_c6", 1), ("indicators_c2", 1),
-           ("basket", 4)]
-    for kind, n in mix:
-        kinds += [kind] * n
-    while len(kinds) < n_contracts:
-        kinds.insert(0, "tariff")
-    kinds = kinds[:n_contracts]
+    mix = ["indicators_c1", "indicators_c1", "indicators_c4", "indicators_c4", "indicators_c6",
+           "indicators_c2", "basket", "basket", "basket", "basket"]
+    if n_contracts > len(mix):
+        kinds = ["tariff"] * (n_contracts - len(mix)) + mix
+    else:
+        # A tiny programme (the smoke test) still has the main kinds, in order of importance.
+        kinds = ["tariff", "basket", "indicators_c1", "indicators_c4", "indicators_c6",
+                 "indicators_c2", "basket", "indicators_c1", "indicators_c4", "basket"]
+        kinds = kinds[:n_contracts]
     rng = random.Random(seed)
     basket_people = min(5000, max(1, participants // 200))
     n_basket = kinds.count("basket")

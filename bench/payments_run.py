@@ -6,8 +6,8 @@
 Against the database built by bench/national.py it:
 
 1. times "the equivalent single SQL aggregate": one statement computing each contract's
-   outcome entitlement to date (sum of tariff prices of payable claims) from the same claims,
-   returns, participants and tariffs the run reads;
+   outcome entitlement to date (the sum of the tariff price of every payable claim, £0 where the
+   outcome has no price) from the same claims, returns, participants and tariffs the run reads;
 2. starts real Celery workers (``celery -A pbr worker -c 1``), 1 and then 2, on their own queue
    on Redis db 6, enqueues the month's run for every contract through the real fan-out
    (``payments.tasks.run_due_periods``, one task per contract) and waits for every job;
@@ -116,11 +116,12 @@ def tariff_table():
 SQL_AGGREGATE = """
 WITH tariff(contract_id, outcome, segment, price) AS (SELECT * FROM unnest(
     %(contracts)s::bigint[], %(outcomes)s::text[], %(segments)s::text[], %(prices)s::numeric[]))
-SELECT r.contract_id, count(*) AS claims, sum(t.price) AS entitlement
+SELECT r.contract_id, count(*) AS claims, coalesce(sum(t.price), 0) AS entitlement
 FROM outcomes_claim c
 JOIN outcomes_return r ON r.id = c.return_record_id
 JOIN outcomes_participant p ON p.id = c.participant_id
-JOIN tariff t ON t.contract_id = r.contract_id AND t.outcome = c.outcome AND t.segment = p.segment
+LEFT JOIN tariff t ON t.contract_id = r.contract_id AND t.outcome = c.outcome
+                   AND t.segment = p.segment
 WHERE r.status <> 'draft' AND r.period_end <= %(day)s AND c.achieved <= %(day)s
   AND c.status IN ('passed', 'verified', 'accepted')
   AND NOT EXISTS (SELECT 1 FROM outcomes_return n WHERE n.contract_id = r.contract_id
