@@ -25,6 +25,18 @@ app.conf.beat_schedule = {
         "task": "outcomes.tasks.return_deadlines",
         "schedule": crontab(hour=6, minute=30),
     },
+    "refresh-dashboards": {
+        # Every half hour: claims, ledger and verification figures (docs/dashboards.md).
+        "task": "pbr.dashboards.tasks.refresh_dashboards",
+        "schedule": crontab(minute="*/30"),
+        "kwargs": {"with_forecast": False},
+    },
+    "refresh-dashboards-with-forecasts": {
+        # Each night after the payment runs: the same with income forecasts (the engine runs).
+        "task": "pbr.dashboards.tasks.refresh_dashboards",
+        "schedule": crontab(hour=3, minute=30),
+        "kwargs": {"with_forecast": True},
+    },
     "record-heartbeat": {
         "task": "pbr.tasks.heartbeat",
         "schedule": crontab(minute="*/15"),

@@ -46,6 +46,7 @@ urlpatterns = [
     path("returns/", include("outcomes.urls")),
     path("verification/", include("outcomes.verification.urls")),
     path("payments/", include("payments.urls")),
+    path("dashboards/", include("pbr.dashboards.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("outcomes.api")),
     path("api/v1/", include("outcomes.api_verification")),

@@ -30,7 +30,11 @@ class DashboardSnapshot(models.Model):
                                          "the payment engine, so it is refreshed less often).")
     seconds = models.DecimalField(max_digits=9, decimal_places=2, default=0,
                                   help_text="How long the last refresh took.")
-    data = models.JSONField(default=dict, help_text="The figures; money as decimal strings.")
+    # Two parts, so the programme pages read only the small one for each of many contracts.
+    summary = models.JSONField(default=dict, help_text="Totals the programme pages show; money "
+                                                       "as decimal strings.")
+    detail = models.JSONField(default=dict, help_text="Series by period and indicator the "
+                                                      "contract page shows.")
 
     objects = DashboardSnapshotQuerySet.as_manager()
 

@@ -146,6 +146,7 @@ STATICFILES_DIRS = [
     NODE_MODULES / "govuk-frontend" / "dist" / "govuk" / "assets",
     ("govuk", NODE_MODULES / "govuk-frontend" / "dist" / "govuk"),
     ("htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("chartjs", NODE_MODULES / "chart.js" / "dist"),
 ]
 
 

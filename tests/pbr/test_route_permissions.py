@@ -45,6 +45,11 @@ ROLE_ONLY = {
     "verification_export": {Role.AUDITOR, Role.COMMISSIONER},
     "verification_samples": {Role.AUDITOR, Role.COMMISSIONER},
     "verification_provider": {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
+    # Dashboards (pbr/dashboards/); the contract pages use "contract_pk".
+    "dashboard_programme": {Role.COMMISSIONER},
+    "dashboard_equity": {Role.COMMISSIONER},
+    "dashboard_refresh": {Role.COMMISSIONER},
+    "dashboard_provider": {Role.PROVIDER_USER, Role.PROVIDER_MANAGER},
 }
 
 

@@ -1,0 +1,185 @@
+"""Dashboard pages: check permission, scope with for_user(), read the snapshots, render.
+
+Every table can be downloaded as CSV or XLSX from its own page with
+``?download=csv|xlsx&table=<slug>``: the same rows, all periods included.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from contracts.models import Contract
+from outcomes.models import Return, ReturnStatus
+from pbr.models import Job
+from pbr.views import require
+
+from . import pages, permissions, rules
+from .models import DashboardSnapshot
+from .tables import download
+
+LATE_SHOWN = 10
+
+
+def _late_returns(user, contracts=None):
+    late = Return.objects.for_user(user).filter(
+        Q(marked_late_on__isnull=False) | Q(status=ReturnStatus.LATE))
+    if contracts is not None:
+        late = late.filter(contract__in=contracts)
+    return late
+
+
+def _snapshots(contracts, with_detail=False):
+    qs = DashboardSnapshot.objects.filter(contract__in=contracts)
+    if not with_detail:
+        qs = qs.defer("detail")
+    return {s.contract_id: s for s in qs}
+
+
+def _stale_note(snapshots, contracts):
+    missing = [c.reference for c in contracts if c.pk not in snapshots]
+    oldest = min((s.computed_at for s in snapshots.values()), default=None)
+    return {"missing": missing, "oldest": oldest}
+
+
+def _commissioner_contracts(user):
+    contracts = Contract.objects.for_user(user).order_by("reference")
+    if not user.is_site_admin:
+        contracts = contracts.filter(commissioner_id=user.organisation_id)
+    return contracts
+
+
+@login_required
+def programme(request):
+    user = request.user
+    require(permissions.can_view_programme(user))
+    today = timezone.localdate()
+    contracts = list(_commissioner_contracts(user).select_related("commissioner"))
+    snapshots = _snapshots(contracts)
+    late = _late_returns(user, contracts).select_related("contract", "provider") \
+        .order_by("-due_date", "contract__reference")
+    late_counts = {}
+    for contract_id in late.values_list("contract_id", flat=True):
+        late_counts[contract_id] = late_counts.get(contract_id, 0) + 1
+    tables = pages.programme_tables(contracts, snapshots, late_counts, today)
+    exporting = bool(request.GET.get("download"))
+    late_table = pages.late_returns_table(late if exporting else late[:LATE_SHOWN], today)
+    total_late = sum(late_counts.values())
+    if total_late > LATE_SHOWN and not exporting:
+        late_table.more = (f"Showing the {LATE_SHOWN} most recently due of {total_late} late "
+                           f"returns; download the table for all of them.")
+    tables.append(late_table)
+    if (response := download(request, tables, "programme")) is not None:
+        return response
+    return render(request, "dashboards/programme.html", {
+        "tables": {t.slug: t for t in tables}, "contracts": contracts,
+        "freshness": _stale_note(snapshots, contracts), "today": today,
+    })
+
+
+@login_required
+def contract(request, contract_pk):
+    user = request.user
+    obj = get_object_or_404(Contract.objects.for_user(user), pk=contract_pk)
+    require(permissions.can_view_contract_dashboard(user, obj))
+    snap = DashboardSnapshot.objects.filter(contract=obj).first()
+    today = timezone.localdate()
+    show_all = request.GET.get("periods") == "all" or bool(request.GET.get("download"))
+    late = _late_returns(user, [obj]).select_related("contract", "provider").order_by("-due_date")
+    tables = pages.contract_tables(obj, snap, show_all) if snap else []
+    tables.append(pages.late_returns_table(late, today))
+    if (response := download(request, tables, obj.reference)) is not None:
+        return response
+    summary = snap.summary if snap else {}
+    return render(request, "dashboards/contract.html", {
+        "contract": obj, "snapshot": snap, "tables": {t.slug: t for t in tables},
+        "indicator_tables": [t for t in tables if t.slug.startswith("indicator-")],
+        "ledger": summary.get("ledger"), "liability": summary.get("liability"),
+        "forecast": summary.get("forecast"),
+        "awaiting": sum(summary.get("claims", {}).get("awaiting", {}).values()) if snap else 0,
+        "errors": summary.get("errors"), "show_all": show_all, "today": today,
+    })
+
+
+def _equity(request, contracts, prefix, template, extra):
+    snapshots = _snapshots(contracts)
+    refs = {c.pk: c.reference for c in contracts}
+    summaries = {cid: s.summary for cid, s in sorted(snapshots.items(), key=lambda kv: refs[kv[0]])}
+    tables, unattributed = pages.equity_tables(summaries, refs)
+    if (response := download(request, tables, prefix)) is not None:
+        return response
+    return render(request, template, dict(extra, **{
+        "tables": {t.slug: t for t in tables}, "unattributed": unattributed,
+        "freshness": _stale_note(snapshots, contracts),
+        "parking_rule": rules.PARKING_RULE, "rates_rule": rules.RATES_RULE,
+        "creaming_rule": rules.CREAMING_RULE,
+    }))
+
+
+@login_required
+def equity(request):
+    user = request.user
+    require(permissions.can_view_programme(user))
+    contracts = list(_commissioner_contracts(user))
+    return _equity(request, contracts, "equity", "dashboards/equity.html",
+                   {"contracts": contracts, "contract": None})
+
+
+@login_required
+def contract_equity(request, contract_pk):
+    user = request.user
+    obj = get_object_or_404(Contract.objects.for_user(user), pk=contract_pk)
+    require(permissions.can_view_contract_dashboard(user, obj))
+    return _equity(request, [obj], f"{obj.reference}-equity", "dashboards/equity.html",
+                   {"contracts": [obj], "contract": obj})
+
+
+@login_required
+def provider(request):
+    from outcomes.models import ClaimQuery, ClaimStatus
+    from outcomes.reminders import deadlines_for
+
+    user = request.user
+    require(permissions.can_view_provider_dashboard(user))
+    today = timezone.localdate()
+    org_id = None if user.is_site_admin else user.organisation_id
+    contracts = list(Contract.objects.for_user(user).order_by("reference"))
+    snapshots = _snapshots(contracts)
+    tables = pages.provider_tables(org_id, contracts, snapshots)
+    queries = (ClaimQuery.objects.for_user(user)
+               .filter(responded_at__isnull=True, claim__status=ClaimStatus.QUERIED)
+               .select_related("claim__return_record__contract", "claim__participant")
+               .order_by("due_date", "pk"))
+    tables.append(pages.queries_table(queries, today))
+    tables.append(pages.deadlines_table(deadlines_for(user, today), today))
+    if (response := download(request, tables, "provider")) is not None:
+        return response
+    return render(request, "dashboards/provider.html", {
+        "tables": {t.slug: t for t in tables}, "contracts": contracts,
+        "freshness": _stale_note(snapshots, contracts), "today": today,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refresh(request):
+    """Work the figures out again now, in the background, with progress shown."""
+    from .tasks import refresh_dashboards
+
+    user = request.user
+    require(permissions.can_refresh(user))
+    contracts = list(_commissioner_contracts(user))
+    if request.method == "POST":
+        if not contracts:
+            messages.info(request, "You have no contracts, so there are no figures to work out.")
+            return redirect("dashboard_refresh")
+        job = Job.objects.create(name="Dashboard figures", organisation=user.organisation,
+                                 requested_by=user, total=len(contracts))
+        refresh_dashboards.delay_on_commit([c.pk for c in contracts], True, job.pk)
+        return redirect("job_detail", job_pk=job.pk)
+    snapshots = _snapshots(contracts)
+    return render(request, "dashboards/refresh.html", {
+        "rows": [(c, snapshots.get(c.pk)) for c in contracts],
+    })
