@@ -170,25 +170,45 @@ def _consume_fact_changes(contract):
 
 
 def _participants_entering(contract, since, until):
-    """Participants with claims or events that become facts between two dates: those in a
-    submitted return whose period ended after `since` and by `until`. (A claim's achieved date
-    is never after its return's period end: outcomes/validation.py refuses it.)"""
+    """Participants with claims, and participants with events, that become facts between two
+    dates: those in a submitted return whose period ended after `since` and by `until`. (A
+    claim's achieved date is never after its return's period end: outcomes/validation.py
+    refuses it.)"""
     from outcomes.models import Claim, Return
 
     if until <= since:
-        return set()
+        return set(), set()
     returns = (Return.objects.filter(contract=contract, period_end__gt=since,
                                      period_end__lte=until)
                .exclude(status="draft").values("pk"))
-    found = set(Claim.objects.filter(return_record__in=returns)
-                .values_list("participant_id", flat=True).distinct())
+    claims = set(Claim.objects.filter(return_record__in=returns)
+                 .values_list("participant_id", flat=True).distinct())
     try:
         from outcomes.models import ParticipantEvent
     except ImportError:
-        return found
-    found |= set(ParticipantEvent.objects.filter(return_record__in=returns)
+        return claims, set()
+    events = set(ParticipantEvent.objects.filter(return_record__in=returns)
                  .values_list("participant_id", flat=True).distinct())
-    return found
+    return claims, events
+
+
+def _settled_claims(claims, replay, since, period_ends):
+    """Claims whose lines are already in the ledger unchanged: for a participant whose only
+    news is claims that became known after `since`, every earlier-known claim that comes before
+    all of the new ones in the engine's order (achieved, id). Participants in `replay` (written
+    to, or with new events, which can change earlier claims) have none."""
+    mine = {}
+    for claim in claims:
+        if claim.participant not in replay:
+            mine.setdefault(claim.participant, []).append(claim)
+    settled = set()
+    for found in mine.values():
+        for claim in sorted(found, key=lambda c: (c.achieved, c.id)):
+            end = period_ends.get(claim.period)
+            if end is None or end > since:
+                break
+            settled.add(claim.id)
+    return settled
 
 
 def _incremental_basis(contract, run, resolved, requires):
@@ -242,6 +262,9 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             raise RunError(decision.reason)
     resolved = resolve_period(contract, period_id)
     with transaction.atomic():
+        # One computation per contract at a time, whatever the period: each builds on what the
+        # last one left in the ledger (ADR 0012).
+        Contract.objects.select_for_update().filter(pk=contract.pk).values_list("pk").first()
         run = _get_run(contract, resolved)
         later = (PaymentRun.objects.filter(contract=contract, period_index__gt=run.period_index)
                  .order_by("-period_index").first())
@@ -263,17 +286,31 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             basis = None if full else _incremental_basis(contract, run, resolved, requires)
             if basis is not None:
                 mode = "incremental"
-                changed |= _participants_entering(contract, basis.facts_as_of,
-                                                  resolved.period.end)
+                with_claims, with_events = _participants_entering(
+                    contract, basis.facts_as_of, resolved.period.end)
+                replay = {_pseudonym(pk) for pk in changed | with_events}
+                changed |= with_claims | with_events
                 facts = default_facts(contract, resolved.period, participants=changed)
                 pseudonyms = {_pseudonym(pk) for pk in changed}
                 ledger, owners = _ledger_and_owners(contract, participants=pseudonyms)
                 refusals = [r for r in basis.refusals if r.get("participant") not in pseudonyms]
+                settled = _settled_claims(
+                    facts.claims, replay, basis.facts_as_of,
+                    {p.id: p.end for p in contract_periods(resolved.definition)})
+                assessment = engine.calculate(resolved.definition, facts, resolved.period,
+                                              settled=settled)
+                # The settled claims' lines stay as posted: leave them out of the diff.
+                ledger = engine.Ledger(tuple(ln for ln in ledger.lines
+                                             if ln.key not in assessment.settled_keys))
+                statement = engine.Statement(
+                    period=period_id, lines=tuple(engine.diff(assessment.lines, ledger,
+                                                              period_id)),
+                    refusals=assessment.refusals, notes=assessment.notes)
             else:
                 facts = default_facts(contract, resolved.period)
         if mode == "full":
             ledger, owners = _ledger_and_owners(contract)
-        statement = engine.statement(resolved.definition, facts, ledger, period_id)
+            statement = engine.statement(resolved.definition, facts, ledger, period_id)
         computation = run.computations + 1
         rows = [LedgerLine(
             contract=contract, run=run, period_id=period_id, key=line.key, kind=line.kind,
@@ -306,8 +343,13 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         else:
             run.facts_as_of = resolved.period.end
             run.facts_basis = _facts_basis(requires)
-            run.ledger_high_water = (LedgerLine.objects.filter(contract=contract)
-                                     .aggregate(m=Max("id"))["m"] or 0)
+            if mode == "incremental":
+                # Nothing else was added since the basis (checked above): no query needed.
+                run.ledger_high_water = max([basis.ledger_high_water,
+                                             *(row.pk for row in posted)])
+            else:
+                run.ledger_high_water = (LedgerLine.objects.filter(contract=contract)
+                                         .aggregate(m=Max("id"))["m"] or 0)
         if job is not None:
             run.job = job
         if settings.PBR_TEST_RUN_PAUSE:

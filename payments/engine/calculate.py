@@ -35,8 +35,18 @@ MEASURES = (
 )
 
 
-def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str) -> Assessment:
+def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str,
+              settled: frozenset[str] | set[str] = frozenset()) -> Assessment:
+    """Entitlement to date.
+
+    `settled`: ids of claims whose assessment is known to be unchanged since their lines were
+    posted (a run that only adds later claims for a participant, ADR 0012). They are checked
+    as usual, so later claims see them, but their lines are not built: only their keys are
+    returned, in ``Assessment.settled_keys``, for the caller to leave out of the diff. Only
+    valid when nothing sums lines across claims (no cap rule).
+    """
     ctx = Context.create(defn, facts, up_to_period)
+    ctx.settled = frozenset(settled)
     for rule in defn.rules:
         if isinstance(rule, CoreInstalments):
             schedule.core_instalments(ctx, rule)
@@ -52,7 +62,8 @@ def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str
         if isinstance(rule, Cap):
             adjust.caps(ctx, rule)
     lines = tuple(ln for ln in ctx.lines if ctx.reached(ctx.period(ln.period)))
-    return Assessment(lines=lines, refusals=tuple(ctx.refusals), notes=tuple(ctx.notes))
+    return Assessment(lines=lines, refusals=tuple(ctx.refusals), notes=tuple(ctx.notes),
+                      settled_keys=frozenset(ctx.settled_keys))
 
 
 def entitlement(defn: ContractDefinition, facts: Facts,

@@ -281,10 +281,14 @@ def _assess(ctx: Context, claim: Claim, outcome: Outcome, period, accepted: Acce
     name = outcome.name or outcome.code
     who = f"{claim.participant}" + (f" ({claim.segment})" if claim.segment else "")
     base_key = f"{outcome.code}:{claim.participant}"
+    settled = claim.id in ctx.settled
     _check_common(ctx, claim, outcome, accepted)
     n = _check_once(ctx, claim, outcome, accepted)
     if outcome.kind in ("personal", "milestone"):
         accepted.add(claim)
+        if settled:
+            ctx.settled_keys.add(f"unpaid:{base_key}:{claim.id}")
+            return
         why = ("personal outcomes are recorded but never paid" if outcome.kind == "personal"
                else "it is recorded, and pays nothing on its own")
         ctx.add(Line(
@@ -304,7 +308,9 @@ def _assess(ctx: Context, claim: Claim, outcome: Outcome, period, accepted: Acce
         detail = ", " + _check_recurring(ctx, claim, outcome, pricing, accepted, n)
     _check_basket(ctx, claim, accepted)
     detail += _qualifying(claim, outcome, pricing.price)
-    amount, how, inputs = _amount(ctx, claim, outcome, pricing)
+    if not settled or isinstance(pricing.rule, Grade) or outcome.kind == "progression":
+        # (a grade or a progression can still be refused while pricing it)
+        amount, how, inputs = _amount(ctx, claim, outcome, pricing)
     accepted.add(claim)
     if outcome.kind == "recurring":
         key = f"{pricing.rule.id}:{base_key}:{n}"
@@ -312,6 +318,9 @@ def _assess(ctx: Context, claim: Claim, outcome: Outcome, period, accepted: Acce
         key = f"{pricing.rule.id}:{base_key}:{claim.id}"
     else:
         key = f"{pricing.rule.id}:{base_key}"
+    if settled:
+        ctx.settled_keys.add(key)
+        return
     ctx.add(Line(
         key=key, kind="outcome", rule_id=pricing.rule.id, period=period.id, amount=amount,
         explanation=f"{name} for {who}, achieved {_d(claim.achieved)}{detail}: {how}.",

@@ -30,6 +30,8 @@ class Context:
     _by_id: dict[str, Period] = field(default_factory=dict, repr=False)
     # Per-run lookups that every claim repeats (pricing, outcome definitions): computed once.
     memo: dict = field(default_factory=dict, repr=False)
+    settled: frozenset[str] = frozenset()  # claim ids whose lines are already posted unchanged
+    settled_keys: set[str] = field(default_factory=set)
 
     @classmethod
     def create(cls, defn: ContractDefinition, facts: Facts, up_to: Period | str) -> Context:

@@ -153,6 +153,8 @@ class Assessment:
     lines: tuple[Line, ...]
     refusals: tuple[Refusal, ...]
     notes: tuple[str, ...] = ()  # e.g. awaited indicator returns
+    # Keys of the lines of claims given as `settled` to calculate(): not rebuilt (see there).
+    settled_keys: frozenset[str] = frozenset()
 
     @property
     def total(self) -> Decimal:
