@@ -14,6 +14,8 @@ def navigation_for(user):
         items.append(("Verification", reverse("verification_queue")))
     elif user.role in (Role.PROVIDER_USER, Role.PROVIDER_MANAGER):
         items.append(("Claims in verification", reverse("verification_provider")))
+    if user.role in (Role.COMMISSIONER, Role.PROVIDER_USER, Role.PROVIDER_MANAGER):
+        items.append(("Forecasts", reverse("forecast_list")))
     if user.role == Role.PROVIDER_MANAGER or user.is_site_admin:
         items.append(("API tokens", reverse("api_token_list")))
     items.append(("Audit log", reverse("audit_event_list")))
