@@ -34,6 +34,20 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line.amount:>14,.2f}  {line.kind:<18} {line.rule_id}: "
                               f"{line.explanation}{shadow}")
         self.stdout.write(f"  {data['total']:>14,.2f}  TOTAL PAYABLE")
+        if data["by_funder"]:
+            self.stdout.write("By funder:")
+            for f in data["by_funder"]:
+                self.stdout.write(f"  {f['amount']:>14,.2f}  {f['funder']} ({f['share_pct']}%)")
+            if data["funder_explanation"]:
+                self.stdout.write(f"  {data['funder_explanation']}")
+        if data["subcontractor_totals"]:
+            self.stdout.write("By subcontractor:")
+            for sub in data["subcontractor_totals"]:
+                self.stdout.write(
+                    f"  {sub['amount']:>14,.2f}  {sub['name']}: outcome payments "
+                    f"{sub['outcome_payments']:,.2f}, management fee {sub['management_fee']:,.2f}, "
+                    f"deductions {sub['deductions']:,.2f}")
+            self.stdout.write(f"  {data['prime_retained']:>14,.2f}  kept by the prime provider")
 
 
 def _dumps(data):
