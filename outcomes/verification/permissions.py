@@ -41,7 +41,8 @@ TRANSITIONS = {t.action: t for t in (
     Transition("raise_query", REVIEWABLE, S.QUERIED, VERIFIER, "queried"),
     Transition("respond", (S.QUERIED,), S.RESPONDED, PROVIDER, "answered"),
     Transition("verify", REVIEWABLE, S.VERIFIED, VERIFIER, "verified"),
-    Transition("reject", REVIEWABLE, S.REJECTED, VERIFIER, "rejected"),
+    # A claim whose query went unanswered past its due date may be rejected (no answer).
+    Transition("reject", (*REVIEWABLE, S.QUERIED), S.REJECTED, VERIFIER, "rejected"),
     Transition("record_finding", (S.VERIFIED, S.ACCEPTED), S.REJECTED, VERIFIER,
                "rejected by a finding after payment"),
     Transition("appeal", (S.REJECTED,), S.APPEALED, PROVIDER_MANAGER, "appealed"),
@@ -147,6 +148,17 @@ def can_transition(user, claim, action, *, today=None):
                                f"{transition.label}.")
     if action == "appeal":
         return _appeal_window(claim, review, today)
+    if action == "reject" and claim.status == S.QUERIED:
+        return _query_overdue(claim, today)
+    return ALLOW
+
+
+def _query_overdue(claim, today):
+    query = claim.queries.filter(responded_at__isnull=True).order_by("-due_date").first()
+    today = today or timezone.localdate()
+    if query is not None and query.due_date >= today:
+        return Decision(False, f"The provider has until {query.due_date:%-d %B %Y} to answer the "
+                               "query; the claim can be rejected for no answer after that.")
     return ALLOW
 
 

@@ -157,7 +157,7 @@ def test_allocate_and_bulk_decisions_from_the_queue(client, people, sampled):
         follow=True)
     page = _text(response)
     assert "2 claims rejected." in page
-    assert f"Claim {sampled[3].pk} was not rejected: This claim is query raised" in page
+    assert f"Claim {sampled[3].pk} was not rejected: The provider has until" in page
     assert response.redirect_chain[-1][0] == "/verification/?status=sampled"
     response = client.post("/verification/bulk/", {"claims": [str(sampled[4].pk)],
                                                    "decision": "reject"}, follow=True)

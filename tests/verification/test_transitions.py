@@ -64,7 +64,8 @@ def do(action, claim, user, *, today=None):
     if action == "start_review":
         return services.start_review(claim, actor=user)
     if action == "raise_query":
-        return services.raise_query(claim, actor=user, text="Send the payslip for week 26.")
+        return services.raise_query(claim, actor=user, text="Send the payslip for week 26.",
+                                    today=today)
     if action == "respond":
         return services.respond_to_query(claim, actor=user, text="Payslip attached.")
     if action == "verify":
@@ -97,8 +98,10 @@ class Builder:
         if state in SET_DIRECTLY:
             Claim.objects.filter(pk=claim.pk).update(status=state)
         acting = {"respond": "provider_user", "appeal": "provider_manager"}
+        # Queries raised a month ago are overdue, so an unanswered one may be rejected.
+        month_ago = datetime.date.today() - datetime.timedelta(days=30)
         for step in PATHS[state]:
-            do(step, claim, self.people[acting.get(step, "auditor")])
+            do(step, claim, self.people[acting.get(step, "auditor")], today=month_ago)
         claim.refresh_from_db()
         assert claim.status == state
         return claim
@@ -311,11 +314,12 @@ def test_bulk_decisions_report_each_claim(c3, world_a, people):
     set_policy(c3)
     build = Builder(c3, world_a.provider, people)
     ready = [build.claim_in(S.SAMPLED), build.claim_in(S.RESPONDED)]
-    waiting = build.claim_in(S.QUERIED)
+    waiting = build.claim_in(S.UNDER_REVIEW)
+    services.raise_query(waiting, actor=people["auditor"], text="Which employer?")  # due later
     results = services.bulk_decide([*ready, waiting], actor=people["auditor"],
                                    decision="reject", reason_code="evidence_missing")
     assert [r[1] is None for r in results] == [True, True, False]
-    assert "query raised" in results[2][1]
+    assert "The provider has until" in results[2][1]
     assert set(Claim.objects.filter(pk__in=[c.pk for c in ready])
                .values_list("status", flat=True)) == {S.REJECTED}
 
@@ -332,3 +336,19 @@ def test_allocation_only_to_someone_who_can_verify(c3, world_a, world_b, people)
         services.allocate(claim, actor=people["auditor"], assignee=world_b.users[Role.AUDITOR])
     with pytest.raises(VerificationError, match="cannot verify claims on"):
         services.allocate(claim, actor=people["auditor"], assignee=people["provider_manager"])
+
+
+@pytest.mark.django_db
+def test_an_unanswered_query_blocks_rejection_until_it_is_overdue(c3, world_a, people):
+    set_policy(c3, query_response_days=10)
+    claim = Builder(c3, world_a.provider, people).claim_in(S.UNDER_REVIEW)
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 10, 0), tick=False):
+        services.raise_query(claim, actor=people["auditor"], text="Which employer?")
+    with time_machine.travel(datetime.datetime(2026, 3, 12, 17, 0), tick=False), \
+            pytest.raises(VerificationError, match="The provider has until 12 March 2026 to "
+                                                   "answer the query"):
+        services.reject_claim(claim, actor=people["auditor"], reason_code="no_response")
+    with time_machine.travel(datetime.datetime(2026, 3, 13, 9, 0), tick=False):
+        services.reject_claim(claim, actor=people["auditor"], reason_code="no_response")
+    claim.refresh_from_db()
+    assert claim.status == S.REJECTED and claim.review.reason_code == "no_response"
