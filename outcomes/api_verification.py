@@ -92,7 +92,7 @@ class VerificationClaimSerializer(serializers.ModelSerializer):
                        else obj.return_record.contract_id in with_policy)
 
     def get_review(self, obj) -> dict | None:
-        review = getattr(obj, "review", None) if _has_review(obj) else None
+        review = obj.review if permissions.has_review(obj) else None
         return ReviewSerializer(review).data if review else None
 
 
@@ -115,10 +115,6 @@ class VerificationClaimDetailSerializer(VerificationClaimSerializer):
         return [{"at": e.occurred_at, "action": e.action, "by": e.actor_label,
                  "before": e.before, "after": e.after, "reason": e.reason}
                 for e in claim_history(obj)]
-
-
-def _has_review(claim):
-    return permissions._has_review(claim)
 
 
 def claim_history(claim):

@@ -66,7 +66,7 @@ def verification_export(request):
 
     def rows():
         for c in claims.iterator(chunk_size=2000):
-            review = c.review if permissions._has_review(c) else None
+            review = c.review if permissions.has_review(c) else None
             yield [c.pk, c.return_record.contract.reference, c.return_record.provider.name,
                    c.return_record.period_id, c.participant.provider_reference, c.outcome,
                    c.achieved.isoformat(), c.get_status_display(),
@@ -144,7 +144,7 @@ def _review_context(request, claim, bound=None):
         and claim.status in permissions.OPEN_STATUSES
     return {
         "claim": claim, "ret": claim.return_record, "contract": contract,
-        "review": claim.review if permissions._has_review(claim) else None,
+        "review": claim.review if permissions.has_review(claim) else None,
         "explanation": explain(claim), "allowed": allowed,
         "forms": {name: form for name, (_n, form) in action_forms.items()},
         "allocate_form": forms.AllocateForm(contract=contract) if can_allocate else None,

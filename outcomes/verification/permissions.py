@@ -125,7 +125,7 @@ def can_act(user, claim, action):
         return denied
     if (denied := _who_check(TRANSITIONS[action].who, user, claim)) is not None:
         return denied
-    if action in ("uphold_appeal", "dismiss_appeal") and _has_review(claim) \
+    if action in ("uphold_appeal", "dismiss_appeal") and has_review(claim) \
             and claim.review.rejected_by_id == user.pk:
         return Decision(False, "You rejected this claim, so someone else must decide the appeal.")
     return ALLOW
@@ -138,7 +138,7 @@ def can_transition(user, claim, action, *, today=None):
         return denied
     if (denied := _who_check(transition.who, user, claim)) is not None:
         return denied
-    review = getattr(claim, "review", None) if _has_review(claim) else None
+    review = claim.review if has_review(claim) else None
     if action in ("uphold_appeal", "dismiss_appeal") and review is not None \
             and review.rejected_by_id == user.pk:
         return Decision(False, "You rejected this claim, so someone else must decide the appeal.")
@@ -162,7 +162,7 @@ def _query_overdue(claim, today):
     return ALLOW
 
 
-def _has_review(claim):
+def has_review(claim):
     from .models import ClaimReview
 
     try:
@@ -175,7 +175,7 @@ def appeal_deadline(claim, review=None):
     """The last day a rejection may be appealed, or None when it cannot be appealed."""
     from .policy import policy_values
 
-    if review is None and _has_review(claim):
+    if review is None and has_review(claim):
         review = claim.review
     if review is None or review.rejected_at is None:
         return None
