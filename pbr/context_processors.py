@@ -10,6 +10,10 @@ def navigation_for(user):
         return []
     items = [("Home", reverse("home")), ("Contracts", reverse("contract_list")),
              ("Returns", reverse("return_list"))]
+    if user.role == Role.COMMISSIONER or user.is_site_admin:
+        items.append(("Dashboards", reverse("dashboard_programme")))
+    elif user.role in (Role.PROVIDER_USER, Role.PROVIDER_MANAGER):
+        items.append(("Dashboard", reverse("dashboard_provider")))
     if user.role in (Role.AUDITOR, Role.COMMISSIONER):
         items.append(("Verification", reverse("verification_queue")))
     elif user.role in (Role.PROVIDER_USER, Role.PROVIDER_MANAGER):
