@@ -5,6 +5,7 @@ first (outcomes.validation) and then save in one transaction, so a refused set l
 """
 
 import datetime
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -177,44 +178,66 @@ def _save_claims(ret, ctx, rows):
 
 
 def insert_rows(model, columns, rows):
-    """Insert rows given as tuples of column values (attnames, in `columns` order, already
-    database values: str, int, Decimal, date or None); return their primary keys in order.
+    """Insert rows given as tuples of column values (attnames, in `columns` order: str, int,
+    Decimal, date or None); return their primary keys in order.
 
-    The same rows bulk_create would write, without building a model instance and preparing each
-    value for every row, which is most of the time of a 100,000-row return (bench/README.md).
-    Columns not given get their model default, prepared once. Rows are consumed in batches, so
-    a generator is never held whole. PostgreSQL: multi-row INSERT ... RETURNING; other
-    databases: bulk_create.
+    The rows bulk_create would write, without a model instance per row: on PostgreSQL (psycopg2)
+    they are streamed with COPY under ids taken from the table's sequence first, which is what
+    lets a 100,000-row return be stored in seconds (docs/performance.md). Columns not given get
+    their model default, prepared once. Rows are consumed in batches, so a generator is never
+    held whole. Other databases and drivers: bulk_create.
     """
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     given = [meta.get_field(name) for name in columns]
-    ids = []
-    if connection.vendor != "postgresql":
-        for batch in _batches(rows, 2000):
-            objs = model.objects.bulk_create([model(**dict(zip(columns, values, strict=True)))
-                                              for values in batch])
-            ids.extend(obj.pk for obj in objs)
-        return ids
-    now = timezone.now()
-    rest = [f for f in meta.concrete_fields if f not in given and not f.primary_key]
-    defaults = tuple(
-        f.get_db_prep_save(now if getattr(f, "auto_now", False) or
-                           getattr(f, "auto_now_add", False) else f.get_default(), connection)
-        for f in rest)
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in given + rest)
-    placeholder = "(" + ", ".join(["%s"] * (len(given) + len(rest))) + ")"
-    # Under PostgreSQL's 65,535 bind parameters per statement, whichever driver binds them.
-    size = max(1, 60_000 // (len(given) + len(rest)))
     with connection.cursor() as cursor:
-        for batch in _batches(rows, size):
-            # Only quoted names from the model's metadata are formatted in; values are bound.
-            sql = (f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES "  # noqa: S608
-                   f"{', '.join([placeholder] * len(batch))} RETURNING {quote(meta.pk.column)}")
-            cursor.execute(sql, [value for values in batch for value in (*values, *defaults)])
-            ids.extend(pk for (pk,) in cursor.fetchall())
+        copy = getattr(cursor.cursor, "copy_expert", None)
+        if connection.vendor != "postgresql" or copy is None:
+            ids = []
+            for batch in _batches(rows, 2000):
+                objs = model.objects.bulk_create([
+                    model(**dict(zip(columns, values, strict=True))) for values in batch])
+                ids.extend(obj.pk for obj in objs)
+            return ids
+        rest = [f for f in meta.concrete_fields if f not in given and not f.primary_key]
+        now = timezone.now()
+        defaults = ()
+        if rest:
+            # Each default as PostgreSQL itself writes it as text, which COPY reads back.
+            cursor.execute("SELECT " + ", ".join(["%s::text"] * len(rest)), [
+                f.get_db_prep_save(now if getattr(f, "auto_now", False) or
+                                   getattr(f, "auto_now_add", False) else f.get_default(),
+                                   connection) for f in rest])
+            defaults = tuple(_copy_text(value) for value in cursor.fetchone())
+        quote = connection.ops.quote_name
+        sql = (f"COPY {quote(meta.db_table)} ({quote(meta.pk.column)}, "
+               f"{', '.join(quote(f.column) for f in given + rest)}) FROM STDIN")
+        tail = "".join(f"\t{value}" for value in defaults) + "\n"
+        ids = []
+        for batch in _batches(rows, 10_000):
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                           "FROM generate_series(1, %s)",
+                           [meta.db_table, meta.pk.column, len(batch)])
+            new_ids = [pk for (pk,) in cursor.fetchall()]
+            copy(sql, io.StringIO("".join(
+                "\t".join((str(pk), *map(_copy_text, values))) + tail
+                for pk, values in zip(new_ids, batch, strict=True))))
+            ids.extend(new_ids)
     return ids
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value):
+    """A value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value.__class__ is str:
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _batches(rows, size):

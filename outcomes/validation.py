@@ -208,6 +208,11 @@ ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 UK_DATE_RE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 FORMULA_START = frozenset(" =+-@\t\r")
+# Cells joined by newlines: a cell that starts like a formula, or any control character but the
+# joining newline (a newline inside a cell shows as one newline too many).
+UNSAFE_IN_JOINED_RE = re.compile(r"(?:^|\n)[ =+\-@\t\r]|[\x00-\x09\x0b-\x1f\x7f]")
+WHITESPACE_RE = re.compile(r"\s+")
+EVIDENCE_REF_RE = re.compile(r"[Ee]?(\d{1,12})")
 
 
 def text(value):
@@ -481,23 +486,30 @@ def validate_claims(ctx, rows):
         no_terms="The contract has no published terms yet, so nothing can be claimed.")
 
 
+def _safe_cells(values):
+    """True when no cell can be unsafe: one pass over all of them, for the usual row. A row
+    that fails it is looked at cell by cell (check_safe), which names each bad cell."""
+    joined = "\n".join(values)
+    return (len(joined) <= MAX_CELL or max(map(len, values)) <= MAX_CELL) \
+        and joined.count("\n") == len(values) - 1 and not UNSAFE_IN_JOINED_RE.search(joined)
+
+
 def _claim_row(ctx, number, raw, problems, first_seen):
-    values = {}
+    values = {name: text(raw.get(name)) for name in CLAIM_FIELDS}
     bad = False
-    for name in CLAIM_FIELDS:
-        cell = text(raw.get(name))
-        try:
-            check_safe(cell)
-        except CellError as exc:
-            problems.add(number, name, str(exc), exc.code)
+    if not _safe_cells(values.values()):
+        for name, cell in list(values.items()):
+            try:
+                check_safe(cell)
+            except CellError as exc:
+                problems.add(number, name, str(exc), exc.code)
+                bad = True
+                del values[name]
+    if not raw.keys() <= CLAIM_FIELDS:
+        for name in [k for k in raw if k not in CLAIM_FIELDS and text(raw.get(k))]:
+            problems.add(number, _column_label(name), "This row has a value outside the "
+                         "columns of the return.", "extra-cell")
             bad = True
-            continue
-        values[name] = cell
-    extra = [k for k in raw if k not in CLAIM_FIELDS and text(raw.get(k))]
-    for name in extra:
-        problems.add(number, _column_label(name), "This row has a value outside the columns "
-                     "of the return.", "extra-cell")
-        bad = True
     if bad:
         return None
 
@@ -588,7 +600,7 @@ def _claim_row(ctx, number, raw, problems, first_seen):
 
     evidence_ids = []
     for part in filter(None, (p.strip() for p in values["evidence"].split(";"))):
-        match = re.fullmatch(r"[Ee]?(\d{1,12})", part)
+        match = EVIDENCE_REF_RE.fullmatch(part)
         if not match or int(match.group(1)) not in ctx.evidence_ids:
             problems.add(number, "evidence", f"{part} is not one of your uploaded evidence files. "
                          "Upload it first and use its number, for example E12.",
@@ -616,7 +628,7 @@ def _participant(ctx, number, ref, values, field_value, problems, first_seen):
         problems.add(number, "date_of_birth", "The date of birth must be in the past and after "
                      "1900.", "impossible-date")
         dob = None
-    ni_norm = re.sub(r"\s+", "", ni).upper()
+    ni_norm = WHITESPACE_RE.sub("", ni).upper()
     if ni and not NINO_RE.match(ni_norm):
         problems.add(number, "ni_number", "Enter a National Insurance number in the right format, "
                      "like AB 12 34 56 C.", "bad-ni-number")
@@ -986,6 +998,8 @@ def _column_label(key):
 
 
 def _row_dict(header, cells):
+    if len(cells) <= len(header):
+        return dict(zip(header, cells, strict=False))  # a short row leaves columns out
     row = {}
     for index, cell in enumerate(cells):
         if index < len(header):
