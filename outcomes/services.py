@@ -6,6 +6,8 @@ first (outcomes.validation) and then save in one transaction, so a refused set l
 
 import datetime
 import io
+import json
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -365,8 +367,7 @@ def submit_return(ret, *, actor, today=None):
         elif not ret.is_editable:
             raise ReturnError("Only a draft return can be submitted.")
         results = run_checks(ret)
-        for claim in results:
-            claim.save(update_fields=["status", "checks"])
+        save_checks(results)
         before = ret.status
         ret.status = ReturnStatus.LATE if today > ret.due_date else ReturnStatus.SUBMITTED
         ret.submitted_at = timezone.now()
@@ -459,11 +460,41 @@ COUNTING = (ClaimStatus.PASSED, ClaimStatus.HELD, ClaimStatus.VERIFIED, ClaimSta
             ClaimStatus.RESPONDED, ClaimStatus.APPEALED)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedPerson:
+    """What the automatic checks read of a participant."""
+
+    pk: int
+    start_date: datetime.date
+    segment: str
+    identity_hash: str
+
+
+@dataclass(slots=True)
+class CheckedClaim:
+    """A claim as the automatic checks see it, and the status and checks they give it. Plain
+    records rather than model instances: a return can hold 100,000 claims."""
+
+    pk: int
+    participant: CheckedPerson
+    outcome: str
+    achieved: datetime.date
+    started: datetime.date | None
+    status: str
+    evidence_types: frozenset
+    checks: list | None = None  # None: left as it was (a decision already made)
+
+    @property
+    def participant_id(self):
+        return self.participant.pk
+
+
 def run_checks(ret):
     """Check each claim of a draft return against the contract and every other live claim.
 
-    Returns the claims with status and checks set (not saved). A claim that fails any check is
-    'failed'; one whose only problem is a possible duplicate elsewhere is 'held'.
+    Returns CheckedClaims with status and checks set (save them with save_checks). A claim that
+    fails any check is 'failed'; one whose only problem is a possible duplicate elsewhere is
+    'held'. Reads the return in a fixed number of queries, however many claims it holds.
     """
     contract = ret.contract
     versions = list(contract.versions.filter(status=TermsStatus.PUBLISHED)
@@ -481,10 +512,22 @@ def run_checks(ret):
             defs[version.pk] = version.definition()
         return defs[version.pk]
 
-    mine = list(ret.claims.select_related("participant").prefetch_related("evidence_files")
-                .order_by("achieved", "pk"))
+    people = {pk: CheckedPerson(pk, start, segment, hashed) for pk, start, segment, hashed in
+              Participant.objects.filter(pk__in=ret.claims.values("participant_id"))
+              .values_list("pk", "start_date", "segment", "identity_hash")
+              .iterator(chunk_size=5000)}
+    evidence = {}
+    for claim_id, kind in EvidenceFile.claims.through.objects.filter(
+            claim__return_record=ret).values_list("claim_id", "evidencefile__evidence_type"):
+        evidence.setdefault(claim_id, set()).add(kind)
+    mine = [CheckedClaim(pk, people[pid], outcome, achieved, started, status,
+                         frozenset(evidence.get(pk, ())))
+            for pk, pid, outcome, achieved, started, status in
+            ret.claims.order_by("achieved", "pk").values_list(
+                "pk", "participant_id", "outcome", "achieved", "started", "status")
+            .iterator(chunk_size=5000)]
     others = Claim.objects.live(contract).exclude(return_record=ret).filter(
-        participant__in={c.participant_id for c in mine}, status__in=COUNTING)
+        participant__in=ret.claims.values("participant_id"), status__in=COUNTING)
     if ret.supersedes_id:
         others = others.exclude(return_record_id=ret.supersedes_id)
     # (participant, outcome) -> [(achieved, pk)] of claims that count.
@@ -492,11 +535,12 @@ def run_checks(ret):
     for pid, code, achieved, pk in others.values_list("participant_id", "outcome", "achieved",
                                                        "pk"):
         held.setdefault((pid, code), []).append((achieved, pk))
-    duplicates = _cross_duplicates(mine)
+    duplicates = _cross_duplicates(ret)
+    prices = {}
     for claim in mine:
         if claim.status in (ClaimStatus.VERIFIED, ClaimStatus.REJECTED):
             continue
-        checks = _claim_checks(claim, terms_on(claim.achieved), held, duplicates)
+        checks = _claim_checks(claim, terms_on(claim.achieved), held, duplicates, prices)
         failed = [c for c in checks if not c["passed"]]
         if not failed:
             claim.status = ClaimStatus.PASSED
@@ -511,18 +555,37 @@ def run_checks(ret):
     return mine
 
 
-def _cross_duplicates(claims):
+def save_checks(results):
+    """Write the status and checks run_checks gave, in a few statements rather than one per
+    claim. Claims whose decision was already made (checks None) are left alone."""
+    changed = [c for c in results if c.checks is not None]
+    connection = connections[router.db_for_write(Claim)]
+    if connection.vendor != "postgresql":
+        Claim.objects.bulk_update(
+            [Claim(pk=c.pk, status=c.status, checks=c.checks) for c in changed],
+            ["status", "checks"], batch_size=500)
+        return
+    with connection.cursor() as cursor:
+        for batch in _batches(changed, 5000):
+            # Only placeholders are formatted in; every value is bound.
+            values = ", ".join(["(%s, %s, %s::jsonb)"] * len(batch))
+            cursor.execute(
+                "UPDATE outcomes_claim AS c SET status = v.status, checks = v.checks "  # noqa: S608
+                f"FROM (VALUES {values}) AS v(id, status, checks) WHERE c.id = v.id",
+                [value for c in batch for value in (c.pk, c.status, json.dumps(c.checks))])
+
+
+def _cross_duplicates(ret):
     """(identity hash, outcome) -> where the same person was claimed by another provider or on
     another contract, in a live submitted return."""
     from .models import Return as ReturnModel
 
-    hashes = {c.participant.identity_hash for c in claims}
-    participant_ids = {c.participant_id for c in claims}
+    hashes = ret.claims.values("participant__identity_hash")
     found = {}
     rows = (Claim.objects.filter(participant__identity_hash__in=hashes,
                                  return_record__in=ReturnModel.objects.latest_versions(),
                                  status__in=COUNTING)
-            .exclude(participant_id__in=participant_ids)
+            .exclude(participant_id__in=ret.claims.values("participant_id"))
             .values_list("participant__identity_hash", "outcome",
                          "return_record__provider__name", "return_record__contract__reference"))
     for identity, outcome, provider, reference in rows:
@@ -530,7 +593,7 @@ def _cross_duplicates(claims):
     return found
 
 
-def _claim_checks(claim, defn, held, duplicates):
+def _claim_checks(claim, defn, held, duplicates, prices):
     participant = claim.participant
     checks = []
     outcome = defn.outcome(claim.outcome) if defn else None
@@ -570,7 +633,10 @@ def _claim_checks(claim, defn, held, duplicates):
                                  f"participant on {_d(earlier[0][0])}; it is paid once."
                                  if not ok else f"First claim of {name} for this participant."))
 
-    price = _tariff_price(defn, outcome.code, participant.segment or None)
+    price_key = (id(defn), outcome.code, participant.segment or None)
+    if price_key not in prices:
+        prices[price_key] = _tariff_price(defn, outcome.code, participant.segment or None)
+    price = prices[price_key]
     if outcome.kind == "recurring":
         limit = (price.max_count if price and price.max_count else outcome.max_count)
         n = len(earlier) + 1
@@ -608,7 +674,7 @@ def _claim_checks(claim, defn, held, duplicates):
                              else f"{pre} must be claimed (and pass its checks) first."))
 
     if outcome.evidence:
-        have = {e.evidence_type for e in claim.evidence_files.all()}
+        have = claim.evidence_types
         missing = [e for e in outcome.evidence if e not in have]
         checks.append(_check("evidence", not missing, "Required evidence attached: "
                              f"{', '.join(outcome.evidence)}." if not missing else
