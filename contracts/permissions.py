@@ -5,7 +5,7 @@ from pbr.permissions import ALLOW, Decision, signed_in
 
 
 def can_design_contracts(user):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.is_site_admin or user.role == Role.COMMISSIONER:
         return ALLOW
@@ -19,7 +19,7 @@ def manages_contract(user, contract):
 
 
 def can_publish_terms(user, version):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if manages_contract(user, version.contract):
         return ALLOW
@@ -27,7 +27,7 @@ def can_publish_terms(user, version):
 
 
 def can_vary_contract(user, contract):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if manages_contract(user, contract):
         return ALLOW

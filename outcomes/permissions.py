@@ -15,7 +15,7 @@ def delivers(organisation_id, contract):
 
 
 def can_submit_returns(user, contract=None):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if not user.is_provider:
         return Decision(False, "Only providers submit returns.")
@@ -50,7 +50,7 @@ def can_amend_return(user, return_record):
 
 
 def can_upload_evidence(user):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if not user.is_provider:
         return Decision(False, "Only providers upload evidence.")
@@ -59,7 +59,7 @@ def can_upload_evidence(user):
 
 def can_change_participant(user, participant):
     """Record a leave date or change the payment group: the provider who enrolled them."""
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if not user.is_provider:
         return Decision(False, "Only the provider who enrolled a participant can change their "
@@ -72,7 +72,7 @@ def can_change_participant(user, participant):
 def can_upload_datasets(user, contract):
     """External figures (baselines, comparison cohorts) come from the commissioner who manages
     the contract, never from the provider whose payment they decide."""
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if manages_contract(user, contract):
         return ALLOW

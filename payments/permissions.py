@@ -7,7 +7,7 @@ from pbr.permissions import ALLOW, Decision, signed_in
 
 
 def can_run_payments(user, contract):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if manages_contract(user, contract):
         return ALLOW
@@ -15,7 +15,7 @@ def can_run_payments(user, contract):
 
 
 def can_approve_run(user, run):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.role == Role.COMMISSIONER and user.organisation_id == run.contract.commissioner_id:
         return ALLOW
@@ -52,7 +52,7 @@ def visible_subcontractors(user, contract):
 
 
 def can_view_subcontractor_ledger(user, contract):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if visible_subcontractors(user, contract) != set():
         return ALLOW
@@ -62,7 +62,7 @@ def can_view_subcontractor_ledger(user, contract):
 
 def can_view_income_forecast(user, contract):
     """The prime provider forecasts its income; the managing commissioner may read it too."""
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if manages_contract(user, contract) or PartyRole.PRIME in _party_roles(user, contract):
         return ALLOW
@@ -72,7 +72,7 @@ def can_view_income_forecast(user, contract):
 
 def can_view_liability(user, contract):
     """Committed and maximum liability is the commissioner's budget view (and its auditor's)."""
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if manages_contract(user, contract) or PartyRole.AUDITOR in _party_roles(user, contract):
         return ALLOW

@@ -31,7 +31,7 @@ def signed_in(user):
 
 
 def can_view_audit_log(user):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.is_site_admin or user.organisation_id:
         return ALLOW
@@ -40,7 +40,7 @@ def can_view_audit_log(user):
 
 def can_manage_api_tokens(user, organisation=None):
     """Provider managers issue their own organisation's API tokens; site admins any."""
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.is_site_admin:
         return ALLOW
@@ -52,13 +52,13 @@ def can_manage_api_tokens(user, organisation=None):
 
 
 def can_view_jobs(user):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     return ALLOW
 
 
 def can_use_admin(user):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.is_site_admin:
         return ALLOW

@@ -133,9 +133,9 @@ def can_act(user, claim, action):
 
 def can_transition(user, claim, action, *, today=None):
     """Whether `user` may perform `action` (a key of TRANSITIONS) on `claim` now."""
-    transition = TRANSITIONS[action]
     if (denied := signed_in(user)) is not None:
         return denied
+    transition = TRANSITIONS[action]
     if (denied := _who_check(transition.who, user, claim)) is not None:
         return denied
     review = claim.review if has_review(claim) else None
@@ -219,6 +219,8 @@ def can_draw_sample(user, contract):
 
 
 def can_record_finding_in_sample(user, sample, claim):
+    if (denied := signed_in(user)) is not None:
+        return denied
     if (denied := _no(can_verify_contract(user, sample.contract))) is not None:
         return denied
     if user.organisation_id == claim.return_record.provider_id:
@@ -229,6 +231,8 @@ def can_record_finding_in_sample(user, sample, claim):
 
 
 def can_close_sample(user, sample):
+    if (denied := signed_in(user)) is not None:
+        return denied
     if (denied := _no(can_verify_contract(user, sample.contract))) is not None:
         return denied
     if sample.status != "open":

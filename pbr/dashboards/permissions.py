@@ -8,7 +8,7 @@ from pbr.permissions import ALLOW, Decision, signed_in
 def can_view_programme(user):
     """The commissioner dashboards and the equity view: commissioners (their own contracts) and
     site admins (every contract)."""
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.is_site_admin or user.role == Role.COMMISSIONER:
         return ALLOW
@@ -16,8 +16,8 @@ def can_view_programme(user):
 
 
 def can_view_contract_dashboard(user, contract):
-    if denied := can_view_programme(user):
-        return denied
+    if not (decision := can_view_programme(user)):
+        return decision
     if user.is_site_admin or contract.commissioner_id == user.organisation_id:
         return ALLOW
     return Decision(False, "Only the commissioner who manages this contract can see its "
@@ -29,7 +29,7 @@ def can_refresh(user):
 
 
 def can_view_provider_dashboard(user):
-    if denied := signed_in(user):
+    if (denied := signed_in(user)) is not None:
         return denied
     if user.is_site_admin or user.is_provider:
         return ALLOW
