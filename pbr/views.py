@@ -92,7 +92,14 @@ def home_provider(request):
 
 @login_required
 def home_auditor(request):
-    return _role_home(request, {Role.AUDITOR}, "pbr/home_auditor.html")
+    from outcomes.models import ClaimStatus
+    from outcomes.verification.queue import queue_for
+
+    return _role_home(request, {Role.AUDITOR}, "pbr/home_auditor.html", {
+        "allocated_to_me": queue_for(request.user, {"allocated": "me"}).count(),
+        "unallocated": queue_for(request.user, {"allocated": "none"}).count(),
+        "queries_waiting": queue_for(request.user, {"status": ClaimStatus.QUERIED}).count(),
+    })
 
 
 @login_required
