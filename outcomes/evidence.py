@@ -64,6 +64,8 @@ ACTIVE_MARKUP = re.compile(
     re.IGNORECASE)
 PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|OpenAction|AA|RichMedia)\b")
 OVERLAP = 64  # bytes carried between chunks so a pattern split across two is still found
+# Control characters text never holds (tab, newline, form feed and carriage return are fine).
+BINARY_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 
 
 class EvidenceRefused(Exception):
@@ -310,7 +312,7 @@ def _check_text(tmp, size, extension):
                 raise EvidenceRefused("The file is not a recognised document type, or is text "
                                       f"that is not UTF-8. Upload a {ALLOWED_WORDS} file; save "
                                       "text as UTF-8.") from exc
-        if "\x00" in text or any(ord(c) < 32 and c not in "\t\r\n\f" for c in text):
+        if BINARY_IN_TEXT.search(text):
             raise EvidenceRefused("The file contains binary data, so it is not a text or CSV "
                                   f"file. Upload a {ALLOWED_WORDS} file.")
     if decoder_tail:

@@ -41,6 +41,14 @@ EVIDENCE_S3_BUCKET = env.str("EVIDENCE_S3_BUCKET", default="")
 EVIDENCE_S3_ENDPOINT_URL = env.str("EVIDENCE_S3_ENDPOINT_URL", default="")
 EVIDENCE_S3_REGION = env.str("EVIDENCE_S3_REGION", default="")
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
+# An upload larger than this is written to a temporary file as it arrives, never held in memory;
+# evidence and return files are then read from disk in chunks (outcomes/evidence.py). A 50 MB
+# upload raises the server's memory by a few MB (docs/performance.md).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Keyed hash for pseudonymising participant identifiers (returns issue); separate from SECRET_KEY
 # so that rotating session keys never breaks cross-provider duplicate matching.
