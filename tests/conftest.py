@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge correctness, not speed: on a loaded CI machine Hypothesis's timing checks
+# (per-example deadlines, "input generation is slow") fail for reasons that are not defects.
+settings.register_profile("pbr", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pbr")
 
 # Django-dependent imports are inside the fixtures so that the pure-engine tests
 # (tests/engine) can run with `-p no:django`.
