@@ -212,6 +212,7 @@ FORMULA_START = frozenset(" =+-@\t\r")
 # joining newline (a newline inside a cell shows as one newline too many).
 UNSAFE_IN_JOINED_RE = re.compile(r"(?:^|\n)[ =+\-@\t\r]|[\x00-\x09\x0b-\x1f\x7f]")
 WHITESPACE_RE = re.compile(r"\s+")
+EARLIEST_BIRTH = datetime.date(1900, 1, 1)
 EVIDENCE_REF_RE = re.compile(r"[Ee]?(\d{1,12})")
 
 
@@ -494,8 +495,31 @@ def _safe_cells(values):
         and joined.count("\n") == len(values) - 1 and not UNSAFE_IN_JOINED_RE.search(joined)
 
 
+def _cells(raw, fields):
+    """{column: trimmed text} for every column of the return, and whether the row has nothing
+    outside them. CSV and form rows (all text, known columns) take the short way."""
+    try:
+        values = {name: cell.strip() for name, cell in raw.items()}
+    except AttributeError:  # a workbook's numbers and dates, or an empty cell
+        values = None
+    if values is not None and values.keys() <= fields:
+        if len(values) < len(fields):
+            values = {**dict.fromkeys(fields, ""), **values}
+        return values, True
+    return {name: text(raw.get(name)) for name in fields}, raw.keys() <= fields
+
+
+def _parse(problems, number, name, parse, raw, *args):
+    """parse(raw, *args), or None after adding the problem to the cell's row and column."""
+    try:
+        return parse(raw, *args)
+    except CellError as exc:
+        problems.add(number, name, str(exc), exc.code)
+        return None
+
+
 def _claim_row(ctx, number, raw, problems, first_seen):
-    values = {name: text(raw.get(name)) for name in CLAIM_FIELDS}
+    values, inside = _cells(raw, CLAIM_FIELDS)
     bad = False
     if not _safe_cells(values.values()):
         for name, cell in list(values.items()):
@@ -505,20 +529,13 @@ def _claim_row(ctx, number, raw, problems, first_seen):
                 problems.add(number, name, str(exc), exc.code)
                 bad = True
                 del values[name]
-    if not raw.keys() <= CLAIM_FIELDS:
+    if not inside:
         for name in [k for k in raw if k not in CLAIM_FIELDS and text(raw.get(k))]:
             problems.add(number, _column_label(name), "This row has a value outside the "
                          "columns of the return.", "extra-cell")
             bad = True
     if bad:
         return None
-
-    def field_value(name, parse):
-        try:
-            return parse(values[name])
-        except CellError as exc:
-            problems.add(number, name, str(exc), exc.code)
-            return None
 
     errors_before = len(problems.items)
     ref = values["participant_ref"]
@@ -532,7 +549,8 @@ def _claim_row(ctx, number, raw, problems, first_seen):
     if not values["achieved"]:
         problems.add(number, "achieved", "Enter the date the outcome was achieved.", "required")
     else:
-        achieved = field_value("achieved", lambda v: parse_date(v, "The achieved date"))
+        achieved = _parse(problems, number, "achieved", parse_date, values["achieved"],
+                          "The achieved date")
     if achieved is not None:
         if achieved > ctx.today:
             problems.add(number, "achieved", "The achieved date must not be in the future.",
@@ -566,24 +584,25 @@ def _claim_row(ctx, number, raw, problems, first_seen):
                              f"contract on {achieved:%d %B %Y}. Outcomes are: {known}.",
                              "unknown-outcome")
 
-    started = field_value("started", lambda v: parse_date(v, "The spell start date")) \
-        if values["started"] else None
+    started = _parse(problems, number, "started", parse_date, values["started"],
+                     "The spell start date") if values["started"] else None
     if started and achieved and started > achieved:
         problems.add(number, "started", "The spell start date must be on or before the achieved "
                      "date.", "started-after-achieved")
 
-    ident = _participant(ctx, number, ref, values, field_value, problems, first_seen)
+    ident = _participant(ctx, number, ref, values, problems, first_seen)
 
-    step_from = field_value("step_from", lambda v: parse_int(v, "Step from", 1, 100)) \
-        if values["step_from"] else None
-    step_to = field_value("step_to", lambda v: parse_int(v, "Step to", 1, 100)) \
-        if values["step_to"] else None
+    step_from = _parse(problems, number, "step_from", parse_int, values["step_from"],
+                       "Step from", 1, 100) if values["step_from"] else None
+    step_to = _parse(problems, number, "step_to", parse_int, values["step_to"], "Step to", 1,
+                     100) if values["step_to"] else None
     grade = values["grade"]
-    criteria_met = field_value("criteria_met", lambda v: parse_int(v, "Criteria met")) \
-        if values["criteria_met"] else None
-    criteria_total = field_value("criteria_total", lambda v: parse_int(v, "Criteria total", 1)) \
+    criteria_met = _parse(problems, number, "criteria_met", parse_int, values["criteria_met"],
+                          "Criteria met") if values["criteria_met"] else None
+    criteria_total = _parse(problems, number, "criteria_total", parse_int,
+                            values["criteria_total"], "Criteria total", 1) \
         if values["criteria_total"] else None
-    value = field_value("value", lambda v: parse_decimal(v, "The value")) \
+    value = _parse(problems, number, "value", parse_decimal, values["value"], "The value") \
         if values["value"] else None
     if outcome is not None:
         _outcome_fields(number, outcome, values, step_from, step_to, criteria_met,
@@ -619,12 +638,12 @@ def _claim_row(ctx, number, raw, problems, first_seen):
     )
 
 
-def _participant(ctx, number, ref, values, field_value, problems, first_seen):
+def _participant(ctx, number, ref, values, problems, first_seen):
     """Check the identifying columns; a new person needs them, a known one must match."""
     ni = values["ni_number"]
-    dob = field_value("date_of_birth", lambda v: parse_date(v, "The date of birth")) \
-        if values["date_of_birth"] else None
-    if dob and not (datetime.date(1900, 1, 1) <= dob <= ctx.today):
+    dob = _parse(problems, number, "date_of_birth", parse_date, values["date_of_birth"],
+                 "The date of birth") if values["date_of_birth"] else None
+    if dob and not (EARLIEST_BIRTH <= dob <= ctx.today):
         problems.add(number, "date_of_birth", "The date of birth must be in the past and after "
                      "1900.", "impossible-date")
         dob = None
@@ -643,8 +662,8 @@ def _participant(ctx, number, ref, values, field_value, problems, first_seen):
         known = ", ".join(sorted(ctx.segments())) or "none on this contract"
         problems.add(number, "segment", f"{segment} is not a payment group of this contract "
                      f"({known}).", "unknown-segment")
-    start = field_value("start_date", lambda v: parse_date(v, "The start date")) \
-        if values["start_date"] else None
+    start = _parse(problems, number, "start_date", parse_date, values["start_date"],
+                   "The start date") if values["start_date"] else None
     if start and not (ctx.contract.start <= start <= min(ctx.contract.end, ctx.today)):
         problems.add(number, "start_date", f"The start date must be between "
                      f"{ctx.contract.start:%d %B %Y} and today, within the contract.",
