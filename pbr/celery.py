@@ -32,10 +32,9 @@ app.conf.beat_schedule = {
         "kwargs": {"with_forecast": False},
     },
     "refresh-dashboards-with-forecasts": {
-        # Each night after the payment runs: the same with income forecasts (the engine runs).
-        "task": "pbr.dashboards.tasks.refresh_dashboards",
+        # Each night after the payment runs: with income forecasts and maximum liability.
+        "task": "pbr.dashboards.tasks.refresh_dashboards_with_forecasts",
         "schedule": crontab(hour=3, minute=30),
-        "kwargs": {"with_forecast": True},
     },
     "record-heartbeat": {
         "task": "pbr.tasks.heartbeat",

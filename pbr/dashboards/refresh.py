@@ -235,13 +235,9 @@ def ledger_figures(contract):
             [dict(e, paid=str(e["paid"]), clawed_back=str(e["clawed_back"])) for e in series])
 
 
-def liability_figures(contract):
-    """Committed against maximum by financial year: payments/forecast.py's own figures."""
-    from payments.forecast import contract_liability
-
-    liability = contract_liability(contract, with_forecast=False)
+def _liability_json(liability, maximum_as_of):
     return {
-        "published": liability.published,
+        "published": liability.published, "maximum_as_of": maximum_as_of,
         "committed": str(liability.committed), "approved": str(liability.approved),
         "awaiting_approval": str(liability.awaiting_approval),
         "maximum": _s(liability.maximum), "headroom": _s(liability.headroom),
@@ -250,6 +246,43 @@ def liability_figures(contract):
                    "maximum": _s(y.maximum), "headroom": _s(y.headroom)} for y in liability.years],
         "notes": list(liability.notes),
     }
+
+
+def liability_figures(contract, *, with_maximum=True, previous=None):
+    """Committed against maximum by financial year: payments/forecast.py's own figures.
+
+    The maximum runs the simulator on best-case results, which can take minutes for a capped
+    outcome basket; it changes only with the terms. So the half-hourly refresh takes committed
+    afresh from ``committed_by_year`` and keeps the maximum from the last full refresh (the
+    nightly one, or after a payment run), combined by forecast.py's own ``ContractLiability``.
+    """
+    from payments.forecast import (
+        ContractLiability,
+        YearLiability,
+        committed_by_year,
+        contract_liability,
+        current_terms,
+    )
+
+    if with_maximum:
+        return _liability_json(contract_liability(contract, with_forecast=False),
+                               timezone.now().isoformat())
+    previous = previous or {}  # never worked out yet: no maximum until the full refresh
+    committed = committed_by_year(contract)
+    maxima = {y["financial_year"]: D(y["maximum"]) for y in previous.get("years", [])}
+    years = list(dict.fromkeys(list(maxima) + sorted(committed)))
+    liability = ContractLiability(
+        contract=contract.reference, notes=tuple(previous.get("notes", ())),
+        published=current_terms(contract) is not None,
+        years=tuple(YearLiability(
+            financial_year=fy, approved=committed.get(fy, {}).get("approved", ZERO),
+            awaiting_approval=committed.get(fy, {}).get("awaiting", ZERO), expected_further=None,
+            maximum=maxima.get(fy)) for fy in years))
+    return _liability_json(liability, previous.get("maximum_as_of"))
+
+
+def D(value):
+    return None if value in (None, "") else Decimal(value)
 
 
 def forecast_figures(contract):
@@ -369,7 +402,9 @@ def build(contract, *, with_forecast=True, previous=None):
         "outcome_names": {o.code: o.name or o.code for o in (defn.outcomes if defn else ())},
         "claims": claims,
         "ledger": ledger,
-        "liability": liability_figures(contract),
+        "liability": liability_figures(
+            contract, with_maximum=with_forecast,
+            previous=previous.summary.get("liability") if previous is not None else None),
         "errors": error_rates(contract, provider_ids),
         "equity": equity,
     }
@@ -389,7 +424,11 @@ def build(contract, *, with_forecast=True, previous=None):
 
 
 def refresh_contract(contract, *, with_forecast=True):
-    """Work out and store one contract's figures; returns the snapshot."""
+    """Work out and store one contract's figures; returns the snapshot.
+
+    with_forecast: also run the engine for the income forecast and the simulator for the
+    maximum liability (the nightly refresh, and after a payment run); otherwise both are kept
+    from the last time they were worked out."""
     started = time.monotonic()
     now = timezone.now()
     previous = DashboardSnapshot.objects.filter(contract=contract).first()

@@ -177,7 +177,7 @@ def refresh(request):
             return redirect("dashboard_refresh")
         job = Job.objects.create(name="Dashboard figures", organisation=user.organisation,
                                  requested_by=user, total=len(contracts))
-        refresh_dashboards.delay_on_commit([c.pk for c in contracts], True, job.pk)
+        refresh_dashboards.delay_on_commit([c.pk for c in contracts], False, job.pk)
         return redirect("job_detail", job_pk=job.pk)
     snapshots = _snapshots(contracts)
     return render(request, "dashboards/refresh.html", {

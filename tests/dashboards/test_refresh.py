@@ -64,10 +64,32 @@ def test_liability_and_forecast_are_payments_forecast_figures(contract, paid):
     assert Decimal(snap.summary["forecast"]["total"]) == forecast.total
     assert Decimal(snap.summary["forecast"]["ledger_approved"]) == forecast.ledger_approved
     assert snap.forecast_computed_at is not None
-    # A quick refresh keeps the last forecast rather than losing it.
+    # A quick refresh keeps the last forecast and maximum, and takes committed afresh.
     again = refresh_contract(contract, with_forecast=False)
     assert again.summary["forecast"] == snap.summary["forecast"]
     assert again.forecast_computed_at == snap.forecast_computed_at
+    assert again.summary["liability"] == snap.summary["liability"]
+
+
+def test_a_forecast_past_its_time_limit_still_refreshes_the_rest(contract, paid, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from pbr.dashboards import tasks
+
+    calls = []
+
+    def slow_forecast(contract, *, with_forecast):
+        calls.append(with_forecast)
+        if with_forecast:
+            raise SoftTimeLimitExceeded()
+        return refresh_contract(contract, with_forecast=False)
+
+    monkeypatch.setattr(tasks, "refresh_contract", slow_forecast)
+    result = tasks.refresh_dashboard_contract(contract.pk, True)
+    assert calls == [True, False] and result["forecast"] is False
+    snap = contract.dashboard_snapshot
+    assert "forecast" not in snap.summary and snap.summary["liability"]["maximum_as_of"] is None
+    assert Decimal(snap.summary["liability"]["committed"]) > 0
 
 
 def test_error_rate_and_rating_are_verifications_own(contract, world_a):
