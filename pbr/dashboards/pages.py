@@ -68,7 +68,7 @@ def programme_tables(contracts, snapshots, late_counts, today):
                          late_counts.get(contract.pk, 0), "Not worked out yet", href={0: url})
             continue
         s = snap.summary
-        for year, counts in s["claims"]["by_year"].items():
+        for year, counts in sorted(s["claims"]["by_year"].items()):
             by_year[year] += sum(counts.values())
         lia = s["liability"]
         committed, maximum = D(lia["committed"]), D(lia["maximum"])
@@ -130,7 +130,8 @@ def contract_tables(contract, snap, show_all):
     s, d = snap.summary, snap.detail
     names = s.get("outcome_names", {})
     periods = d.get("periods", [])
-    outcomes = list(names) + sorted({o for p in periods for o in p["counts"]} - set(names))
+    order = s.get("outcome_order", [])
+    outcomes = order + sorted({o for p in periods for o in p["counts"]} - set(order))
     tables = []
     by_period = Table("results_by_period", "Results claimed by period and outcome",
                       [Column("Period")] + [Column(names.get(o, o), "int", chart="bar")
@@ -142,7 +143,7 @@ def contract_tables(contract, snap, show_all):
     by_year = Table("results_by_year", "Results claimed by financial year and outcome",
                     [Column("Financial year")] + [Column(names.get(o, o), "int") for o in outcomes],
                     empty="No claims have been submitted yet.")
-    for year, counts in s["claims"]["by_year"].items():
+    for year, counts in sorted(s["claims"]["by_year"].items()):
         by_year.add(year, *[counts.get(o, 0) for o in outcomes])
     tables.append(by_year)
     for ind in d.get("indicators", []):

@@ -400,6 +400,8 @@ def build(contract, *, with_forecast=True, previous=None):
         "prime_provider_id": _s(prime),
         "providers": _providers(contract, {int(p) for p in provider_ids}),
         "outcome_names": {o.code: o.name or o.code for o in (defn.outcomes if defn else ())},
+        # PostgreSQL's jsonb does not keep key order: the terms' order is kept as a list.
+        "outcome_order": [o.code for o in (defn.outcomes if defn else ())],
         "claims": claims,
         "ledger": ledger,
         "liability": liability_figures(
