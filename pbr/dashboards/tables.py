@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.http import HttpResponse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from pbr.csv_export import csv_response, safe_cell
 
@@ -56,6 +58,29 @@ class Table:
     @property
     def visible(self):
         return self.rows[self.hidden_rows:]
+
+    def body_html(self):
+        """The visible rows as table rows. Built here rather than by a template loop: a
+        programme's tables have hundreds of cells, and the template engine's per-cell lookups
+        were most of the page's time (docs/performance.md, Dashboards)."""
+        out = []
+        for row in self.visible:
+            cells = []
+            for i, cell in enumerate(row):
+                text = escape(cell.text)
+                if cell.tag:
+                    text = f'<strong class="govuk-tag govuk-tag--{escape(cell.tag)}">{text}</strong>'
+                elif cell.href:
+                    text = f'<a class="govuk-link" href="{escape(cell.href)}">{text}</a>'
+                if i == 0:
+                    cells.append(f'<th scope="row" class="govuk-table__header">{text}</th>')
+                    continue
+                value = "" if cell.value is None else escape(str(cell.value))
+                numeric = " govuk-table__cell--numeric" if cell.numeric else ""
+                cells.append(f'<td class="govuk-table__cell{numeric}" data-value="{value}">'
+                             f'{text}</td>')
+            out.append(f'<tr class="govuk-table__row">{"".join(cells)}</tr>')
+        return mark_safe("\n".join(out))  # noqa: S308 - every value above is escaped
 
     @property
     def charted(self):
