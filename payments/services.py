@@ -366,7 +366,10 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
 
 @transaction.atomic
 def approve_run(run, *, actor):
-    run = PaymentRun.objects.select_for_update().select_related("contract").get(pk=run.pk)
+    # Locks in the order run_period takes them (contract, then run), so the two never deadlock.
+    Contract.objects.select_for_update().filter(pk=run.contract_id).values_list("pk").first()
+    run = PaymentRun.objects.select_for_update(of=("self",)).select_related("contract").get(
+        pk=run.pk)
     decision = can_approve_run(actor, run)
     if not decision:
         raise RunError(decision.reason)
