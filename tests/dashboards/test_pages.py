@@ -177,3 +177,20 @@ def test_navigation_and_home_pages_link_the_dashboards(client, world_a):
     assert 'href="/dashboards/"' in home and 'href="/dashboards/equity/"' in home
     client.force_login(world_a.users[Role.PROVIDER_USER])
     assert 'href="/dashboards/provider/"' in client.get("/provider/").content.decode()
+
+
+def test_cached_tables_follow_the_figures(client, contract, figures, commissioner, world_a):
+    client.force_login(commissioner)
+    url = f"/dashboards/contracts/{contract.pk}/"
+    assert 'data-value="60">60</td>' in client.get(url).content.decode()
+    assert 'data-value="60">60</td>' in client.get(url).content.decode()  # from the cache
+    caseload(figures, "JSA_18_24", 5, 0, 0, prefix="MORE")
+    refresh_contract(contract, with_forecast=False)
+    assert 'data-value="65">65</td>' in client.get(url).content.decode()
+    # A commissioner with no contracts shares nothing with this one.
+    other = world_a.users[Role.COMMISSIONER].__class__.objects.create(
+        username="other-commissioner", role=Role.COMMISSIONER,
+        organisation=world_a.audit_body.__class__.objects.create(
+            name="Other Council", slug="other-council", kind="commissioning_body"))
+    client.force_login(other)
+    assert contract.reference not in client.get("/dashboards/").content.decode()
