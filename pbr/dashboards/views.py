@@ -49,12 +49,11 @@ def _cached_html(parts, build):
     return mark_safe(html)  # noqa: S308 - rendered by our own templates, autoescaped
 
 
-def _late_returns(user, contracts=None):
-    late = Return.objects.for_user(user).filter(
+def _late_returns(user, contracts):
+    """Late returns of `contracts`, which the caller has already scoped to the user with
+    Contract.objects.for_user (the commissioner sees every provider's returns on them)."""
+    return Return.objects.filter(contract__in=[c.pk for c in contracts]).filter(
         Q(marked_late_on__isnull=False) | Q(status=ReturnStatus.LATE))
-    if contracts is not None:
-        late = late.filter(contract__in=contracts)
-    return late
 
 
 def _snapshots(contracts, with_detail=False):
