@@ -6,7 +6,10 @@ first (outcomes.validation) and then save in one transaction, so a refused set l
 
 import datetime
 import io
+import itertools
 import json
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -35,7 +38,6 @@ from .models import (
     ReturnStatus,
 )
 from .validation import (
-    Known,
     ReturnContext,
     ReturnRejected,
     RowProblem,
@@ -118,7 +120,9 @@ def add_rows(ret, rows, *, actor, kind="claims", source="form"):
         elif kind == "events":
             saved = _save_events(ret, ctx, validate_events(ctx, rows))
         else:
-            saved = _save_claims(ret, ctx, validate_claims(ctx, rows))
+            with ClaimWriter(ret, ctx) as writer:
+                validate_claims(ctx, rows, sink=writer.add)
+                saved = writer.finish()
         audit.record(f"return.{kind}_added", actor=actor, obj=ret, organisation=ret.provider,
                      after={"rows": saved, "source": source})
     return saved
@@ -132,13 +136,15 @@ def import_file(ret, upload, name, *, actor):
             decision = permissions.can_edit_return(actor, ret)
             if not decision:
                 raise ReturnRejected([RowProblem(None, "", decision.reason, "permission")])
-        # The rows are read from a copy on disk as they are checked; only checked rows are kept.
+        # The rows are read from a copy on disk as they are checked, and claims written as they
+        # pass; any problem raises and the transaction takes every row back.
         with open_table(upload, name) as (header, rows):
             ctx = ReturnContext(ret)
-            kind, valid = validate_file(ctx, header, rows)
-        saved = _save_indicators(ret, valid) if kind == "indicators" \
-            else _save_events(ret, ctx, valid) if kind == "events" \
-            else _save_claims(ret, ctx, valid)
+            with ClaimWriter(ret, ctx) as writer:
+                kind, valid = validate_file(ctx, header, rows, claims_sink=writer.add)
+                saved = writer.finish() if kind == "claims" else \
+                    _save_indicators(ret, valid) if kind == "indicators" else \
+                    _save_events(ret, ctx, valid)
         audit.record(f"return.{kind}_added", actor=actor, obj=ret, organisation=ret.provider,
                      after={"rows": saved, "source": "file", "file": name[:100]})
     return kind, saved
@@ -151,35 +157,111 @@ CLAIM_COLUMNS = ("return_record_id", "participant_id", "row_number", "outcome", 
                  "value", "subcontractor")
 
 
-def _save_claims(ret, ctx, rows):
-    people = ctx.participants
-    new = {}  # reference -> the row that first names a person not yet held
-    segments = {}  # a known participant whose payment group is first given now gets it
-    for row in rows:
-        known = people.known(row.participant_ref)
-        if known is None:
-            new.setdefault(row.participant_ref, row)
-        elif not known.segment and row.segment:
-            segments.setdefault(known.pk, row.segment)
-    for segment in set(segments.values()):
-        Participant.objects.filter(pk__in=[pk for pk, s in segments.items() if s == segment]) \
-            .update(segment=segment)
-    ids = insert_rows(Participant, PARTICIPANT_COLUMNS, (
-        (ret.contract_id, ret.provider_id, ref, row.identity_hash, row.segment, row.start_date)
-        for ref, row in new.items()))
-    for (ref, row), pk in zip(new.items(), ids, strict=True):
-        people.add(ref, Known(pk, row.identity_hash, row.segment, row.start_date))
-    claim_ids = insert_rows(Claim, CLAIM_COLUMNS, (
-        (ret.pk, people.known(row.participant_ref).pk, row.row, row.outcome, row.achieved,
-         row.started, row.step_from, row.step_to, row.grade, row.criteria_met,
-         row.criteria_total, row.value, row.subcontractor) for row in rows))
-    insert_rows(EvidenceFile.claims.through, ("claim_id", "evidencefile_id"), (
-        (claim_id, evidence_id) for claim_id, row in zip(claim_ids, rows, strict=True)
-        for evidence_id in row.evidence_ids))
-    return len(claim_ids)
+class ClaimWriter:
+    """Saves checked claim rows (new participants, claims, evidence links) as the validator
+    passes them, inside the caller's transaction.
+
+    On PostgreSQL with psycopg2, once a return has more than BATCH rows, each full batch is
+    written by a second thread with COPY while the validator checks the rows after it, so the
+    database works on one core while Python checks on the other (ADR 0014). If any row is
+    refused the validator stops passing rows, and the caller's transaction takes back what was
+    written; leaving the with-block always stops the thread first.
+    """
+
+    BATCH = 5000
+
+    def __init__(self, ret, ctx):
+        self.ret = ret
+        self.people = ctx.participants
+        self.connection = connections[router.db_for_write(Claim)]
+        self.pending = []
+        self.saved = 0
+        self.new = {}  # reference -> pk of a person first named in this return
+        self.segments = {}  # known pk -> payment group first given for them now
+        self.thread = self.queue = self.cursor = self.error = None
+        # Only PostgreSQL through psycopg2 is written from a second thread; decided once.
+        self.streams = self.connection.vendor == "postgresql"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._stop()
+
+    def add(self, row):
+        self.pending.append(row)
+        if len(self.pending) < self.BATCH or not self.streams:
+            return
+        if self.thread is None:
+            self.connection.ensure_connection()
+            raw = self.connection.connection  # the driver's: Django's is this thread's only
+            if not _is_psycopg2(raw):
+                self.streams = False  # everything is written at the end instead
+                return
+            self.cursor = raw.cursor()
+            self.queue = queue.Queue(maxsize=2)  # at most two batches waiting
+            self.thread = threading.Thread(target=self._work, name="claim-writer", daemon=True)
+            self.thread.start()
+        self.queue.put(self.pending)
+        self.pending = []
+
+    def _work(self):
+        while (batch := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._write(batch, self.cursor)
+                except BaseException as exc:  # handed to the caller's thread by finish()
+                    self.error = exc
+
+    def _stop(self):
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+            self.cursor.close()
+
+    def finish(self):
+        """Write what is left, give people their payment group, and return the claims saved."""
+        self._stop()
+        if self.error is not None:
+            raise self.error
+        if self.pending:
+            self._write(self.pending, None)
+            self.pending = []
+        for segment in set(self.segments.values()):
+            Participant.objects.filter(pk__in=[pk for pk, s in self.segments.items()
+                                               if s == segment]).update(segment=segment)
+        return self.saved
+
+    def _pk(self, ref):
+        known = self.people.known(ref)
+        return known.pk if known is not None else self.new[ref]
+
+    def _write(self, rows, cursor):
+        new = {}  # reference -> the row that first names a person not yet held
+        for row in rows:
+            ref = row.participant_ref
+            known = self.people.known(ref)
+            if known is None:
+                if ref not in self.new:
+                    new.setdefault(ref, row)
+            elif not known.segment and row.segment:
+                self.segments.setdefault(known.pk, row.segment)
+        ids = insert_rows(Participant, PARTICIPANT_COLUMNS, (
+            (self.ret.contract_id, self.ret.provider_id, ref, row.identity_hash, row.segment,
+             row.start_date) for ref, row in new.items()), cursor=cursor)
+        self.new.update(zip(new, ids, strict=True))
+        claim_ids = insert_rows(Claim, CLAIM_COLUMNS, (
+            (self.ret.pk, self._pk(row.participant_ref), row.row, row.outcome, row.achieved,
+             row.started, row.step_from, row.step_to, row.grade, row.criteria_met,
+             row.criteria_total, row.value, row.subcontractor) for row in rows), cursor=cursor)
+        insert_rows(EvidenceFile.claims.through, ("claim_id", "evidencefile_id"), (
+            (claim_id, evidence_id) for claim_id, row in zip(claim_ids, rows, strict=True)
+            for evidence_id in row.evidence_ids), cursor=cursor)
+        self.saved += len(claim_ids)
 
 
-def insert_rows(model, columns, rows):
+def insert_rows(model, columns, rows, *, cursor=None):
     """Insert rows given as tuples of column values (attnames, in `columns` order: str, int,
     Decimal, date or None); return their primary keys in order.
 
@@ -187,45 +269,58 @@ def insert_rows(model, columns, rows):
     they are streamed with COPY under ids taken from the table's sequence first, which is what
     lets a 100,000-row return be stored in seconds (docs/performance.md). Columns not given get
     their model default, prepared once. Rows are consumed in batches, so a generator is never
-    held whole. Other databases and drivers: bulk_create.
+    held whole. Other databases and drivers: bulk_create. `cursor`: a psycopg2 cursor of the
+    database's connection, for a thread other than the one Django's connection belongs to.
     """
+    if cursor is not None:
+        return _copy_rows(connections[router.db_for_write(model)], cursor, model, columns, rows)
     connection = connections[router.db_for_write(model)]
+    with connection.cursor() as wrapper:
+        if connection.vendor == "postgresql" and _is_psycopg2(connection.connection):
+            return _copy_rows(connection, wrapper.cursor, model, columns, rows)
+    ids = []
+    for batch in _batches(rows, 2000):
+        objs = model.objects.bulk_create([
+            model(**dict(zip(columns, values, strict=True))) for values in batch])
+        ids.extend(obj.pk for obj in objs)
+    return ids
+
+
+def _copy_rows(connection, cursor, model, columns, rows):
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return []
     meta = model._meta
     given = [meta.get_field(name) for name in columns]
-    with connection.cursor() as cursor:
-        copy = getattr(cursor.cursor, "copy_expert", None)
-        if connection.vendor != "postgresql" or copy is None:
-            ids = []
-            for batch in _batches(rows, 2000):
-                objs = model.objects.bulk_create([
-                    model(**dict(zip(columns, values, strict=True))) for values in batch])
-                ids.extend(obj.pk for obj in objs)
-            return ids
-        rest = [f for f in meta.concrete_fields if f not in given and not f.primary_key]
-        now = timezone.now()
-        defaults = ()
-        if rest:
-            # Each default as PostgreSQL itself writes it as text, which COPY reads back.
-            cursor.execute("SELECT " + ", ".join(["%s::text"] * len(rest)), [
-                f.get_db_prep_save(now if getattr(f, "auto_now", False) or
-                                   getattr(f, "auto_now_add", False) else f.get_default(),
-                                   connection) for f in rest])
-            defaults = tuple(_copy_text(value) for value in cursor.fetchone())
-        quote = connection.ops.quote_name
-        sql = (f"COPY {quote(meta.db_table)} ({quote(meta.pk.column)}, "
-               f"{', '.join(quote(f.column) for f in given + rest)}) FROM STDIN")
-        tail = "".join(f"\t{value}" for value in defaults) + "\n"
-        ids = []
-        for batch in _batches(rows, 10_000):
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-                           "FROM generate_series(1, %s)",
-                           [meta.db_table, meta.pk.column, len(batch)])
-            new_ids = [pk for (pk,) in cursor.fetchall()]
-            copy(sql, io.StringIO("".join(
-                "\t".join((str(pk), *map(_copy_text, values))) + tail
-                for pk, values in zip(new_ids, batch, strict=True))))
-            ids.extend(new_ids)
+    rest = [f for f in meta.concrete_fields if f not in given and not f.primary_key]
+    now = timezone.now()
+    defaults = ()
+    if rest:
+        # Each default as PostgreSQL itself writes it as text, which COPY reads back.
+        cursor.execute("SELECT " + ", ".join(["%s::text"] * len(rest)), [
+            f.get_db_prep_save(now if getattr(f, "auto_now", False) or
+                               getattr(f, "auto_now_add", False) else f.get_default(),
+                               connection) for f in rest])
+        defaults = tuple(_copy_text(value) for value in cursor.fetchone())
+    quote = connection.ops.quote_name
+    sql = (f"COPY {quote(meta.db_table)} ({quote(meta.pk.column)}, "
+           f"{', '.join(quote(f.column) for f in given + rest)}) FROM STDIN")
+    tail = "".join(f"\t{value}" for value in defaults) + "\n"
+    ids = []
+    for batch in _batches(itertools.chain((first,), rows), 10_000):
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                       "FROM generate_series(1, %s)", [meta.db_table, meta.pk.column, len(batch)])
+        new_ids = [pk for (pk,) in cursor.fetchall()]
+        cursor.copy_expert(sql, io.StringIO("".join(
+            "\t".join((str(pk), *map(_copy_text, values))) + tail
+            for pk, values in zip(new_ids, batch, strict=True))))
+        ids.extend(new_ids)
     return ids
+
+
+def _is_psycopg2(raw_connection):
+    return type(raw_connection).__module__.startswith("psycopg2")
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -327,11 +327,6 @@ class ParticipantIndex(Mapping):
     def known(self, ref):
         return self._known.get(ref)
 
-    def add(self, ref, known):
-        """Record a participant just saved."""
-        self._known[ref] = known
-        self._models = None  # loaded again, with the new one, if the mapping is read
-
     def _instances(self):
         if self._models is None:
             self._models = {p.provider_reference: p
@@ -427,7 +422,7 @@ def _header_problems(header, fields, required, problems):
                          "missing-column")
 
 
-def _collect(ctx, rows, check_row, key_of, repeated, *, no_terms):
+def _collect(ctx, rows, check_row, key_of, repeated, *, no_terms, sink=None):
     """The one loop every way in goes through (web form, CSV, XLSX, API) for every kind of row.
 
     rows: iterable of (row number, {column: value}), read lazily, so a file is never held whole.
@@ -435,7 +430,8 @@ def _collect(ctx, rows, check_row, key_of, repeated, *, no_terms):
     key_of(row) says what makes two rows the same; repeated(number, row, key, earlier row number
     or None, problems) adds a problem and returns True when the row repeats an earlier one or
     something already in the return. Returns the typed rows, or raises ReturnRejected listing
-    every problem.
+    every problem. With `sink`, each row that passes is handed to it while no problem has been
+    found, instead of being returned (the caller's transaction takes them back if one is).
     """
     problems = Problems()
     out = []
@@ -452,7 +448,8 @@ def _collect(ctx, rows, check_row, key_of, repeated, *, no_terms):
             if repeated(number, row, key, seen.get(key), problems):
                 continue
             seen[key] = number
-            out.append(row)
+            if not problems:  # once one is found, nothing more is kept: the rows are refused
+                (sink or out.append)(row)
     except _TooMany:
         _drain(rows)
     problems.raise_if_any()
@@ -466,8 +463,9 @@ def _drain(rows):
         pass
 
 
-def validate_claims(ctx, rows):
-    """rows: iterable of (row number, {column: value}). Returns ClaimRows or raises."""
+def validate_claims(ctx, rows, sink=None):
+    """rows: iterable of (row number, {column: value}). Returns ClaimRows (or hands each to
+    `sink`, see _collect) or raises ReturnRejected."""
     first_seen = {}  # participant ref -> what the row that introduced it in this file gave
 
     def repeated(number, row, key, earlier, problems):
@@ -484,7 +482,7 @@ def validate_claims(ctx, rows):
         ctx, rows, lambda number, raw, problems: _claim_row(ctx, number, raw, problems,
                                                             first_seen),
         lambda row: (row.participant_ref, row.outcome, row.achieved, row.step_to), repeated,
-        no_terms="The contract has no published terms yet, so nothing can be claimed.")
+        no_terms="The contract has no published terms yet, so nothing can be claimed.", sink=sink)
 
 
 def _safe_cells(values):
@@ -1057,9 +1055,9 @@ def _open_xlsx(tmp):
         workbook.close()
 
 
-def validate_file(ctx, header, rows):
+def validate_file(ctx, header, rows, claims_sink=None):
     """Decide from the header whether it is a claims, indicators or events file, then
-    validate."""
+    validate. claims_sink: see validate_claims."""
     problems = Problems()
     is_indicators = "indicator" in header and "outcome" not in header
     is_events = "event" in header and "outcome" not in header and not is_indicators
@@ -1074,7 +1072,7 @@ def validate_file(ctx, header, rows):
         return "indicators", validate_indicators(ctx, rows)
     if is_events:
         return "events", validate_events(ctx, rows)
-    return "claims", validate_claims(ctx, rows)
+    return "claims", validate_claims(ctx, rows, sink=claims_sink)
 
 
 def template_csv(kind="claims"):
