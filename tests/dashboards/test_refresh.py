@@ -132,3 +132,19 @@ def test_approving_a_run_refreshes_its_contract(contract, commissioner, world_a,
     snap = DashboardSnapshot.objects.get(contract=contract)
     assert Decimal(snap.summary["ledger"]["paid"]) == run.payable_total() > 0
     assert snap.forecast_computed_at is not None
+
+
+def test_a_contract_without_published_terms_has_figures_and_says_so(client, world_a, commissioner):
+    from contracts.services import import_contract
+    from tests.outcomes.conftest import c3_document
+
+    draft = import_contract(dict(c3_document(), reference="C3-DRAFT"),
+                            commissioner=world_a.commissioning_body,
+                            links={"PRIME": world_a.provider}, publish=False)
+    snap = refresh_contract(draft, with_forecast=True)
+    assert snap.summary["liability"]["published"] is False
+    assert snap.summary["forecast"]["published"] is False
+    client.force_login(commissioner)
+    html = client.get(f"/dashboards/contracts/{draft.pk}/").content.decode()
+    assert "No published terms yet" in html
+    assert "This contract has no published terms yet" in html
