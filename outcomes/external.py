@@ -27,13 +27,11 @@ from .validation import (
     Problems,
     ReturnRejected,
     RowProblem,
-    _column_label,
     _header_problems,
     _TooMany,
-    check_safe,
     parse_decimal,
+    read_cells,
     read_table,
-    text,
 )
 
 DATASET_COLUMNS = (
@@ -126,20 +124,8 @@ def validate_dataset_rows(contract, rows):
 
 def _dataset_row(number, raw, problems, known, keys):
     before = len(problems.items)
-    values = {}
-    for name in DATASET_FIELDS:
-        cell = text(raw.get(name))
-        try:
-            check_safe(cell)
-        except CellError as exc:
-            problems.add(number, name, str(exc), exc.code)
-            continue
-        values[name] = cell
-    for name in raw:
-        if name not in DATASET_FIELDS and text(raw.get(name)):
-            problems.add(number, _column_label(name), "This row has a value outside the "
-                         "columns of the dataset file.", "extra-cell")
-    if len(problems.items) > before:
+    values = read_cells(number, raw, DATASET_FIELDS, problems, "the dataset file")
+    if values is None:
         return None
     code = values["dataset"]
     if not code:

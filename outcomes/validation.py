@@ -754,10 +754,13 @@ def validate_indicators(ctx, rows):
         no_terms="The contract has no published terms yet.")
 
 
-def _indicator_row(ctx, number, raw, problems, allowed_periods):
+
+def read_cells(number, raw, fields, problems, where):
+    """A row's cells by column name, each checked for formula payloads, with any value outside
+    `fields` reported; None when the row has any such problem (recorded in `problems`)."""
     values = {}
     before = len(problems.items)
-    for name in INDICATOR_FIELDS:
+    for name in fields:
         cell = text(raw.get(name))
         try:
             check_safe(cell)
@@ -766,10 +769,15 @@ def _indicator_row(ctx, number, raw, problems, allowed_periods):
             continue
         values[name] = cell
     for name in raw:
-        if name not in INDICATOR_FIELDS and text(raw.get(name)):
+        if name not in fields and text(raw.get(name)):
             problems.add(number, _column_label(name), "This row has a value outside the "
-                         "columns of the return.", "extra-cell")
-    if len(problems.items) > before:
+                         f"columns of {where}.", "extra-cell")
+    return None if len(problems.items) > before else values
+
+def _indicator_row(ctx, number, raw, problems, allowed_periods):
+    before = len(problems.items)
+    values = read_cells(number, raw, INDICATOR_FIELDS, problems, "the return")
+    if values is None:
         return None
     code = values["indicator"]
     indicator = ctx.latest.indicator(code) if code else None
@@ -842,21 +850,9 @@ def validate_events(ctx, rows):
 
 
 def _event_row(ctx, number, raw, problems):
-    values = {}
     before = len(problems.items)
-    for name in EVENT_FIELDS:
-        cell = text(raw.get(name))
-        try:
-            check_safe(cell)
-        except CellError as exc:
-            problems.add(number, name, str(exc), exc.code)
-            continue
-        values[name] = cell
-    for name in raw:
-        if name not in EVENT_FIELDS and text(raw.get(name)):
-            problems.add(number, _column_label(name), "This row has a value outside the "
-                         "columns of the return.", "extra-cell")
-    if len(problems.items) > before:
+    values = read_cells(number, raw, EVENT_FIELDS, problems, "the return")
+    if values is None:
         return None
     ref = values["participant_ref"]
     participant = ctx.participants.get(ref)
