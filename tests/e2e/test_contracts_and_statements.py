@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pbr.demo import DEMO_PASSWORD
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -17,13 +17,6 @@ def demo_people(db):
     from pbr.demo import seed_people
 
     seed_people()
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/account/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_import_publish_summary_run_and_statement(live_server, page, screenshot, demo_people):

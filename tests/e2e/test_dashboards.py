@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from pbr.demo import DEMO_PASSWORD
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -47,13 +47,6 @@ def programme(db):
                               due_date=datetime.date(2012, 3, 15))
     refresh_contract(contract, with_forecast=True)
     return contract
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/account/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def charts_drawn(page):

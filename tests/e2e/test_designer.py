@@ -3,7 +3,7 @@ tariff and a cap, adding each with the htmx buttons), publishes it and reads its
 
 import pytest
 
-from pbr.demo import DEMO_PASSWORD
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -13,13 +13,6 @@ def demo_people(db):
     from pbr.demo import seed_people
 
     seed_people()
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/account/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def add_with_htmx(page, button, new_input):

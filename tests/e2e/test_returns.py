@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pbr.demo import DEMO_PASSWORD
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,13 +27,6 @@ def c3_for_pathway(db):
                            commissioner=orgs["northshire-council"],
                            links={"PRIME": orgs["pathway-housing"]},
                            auditor=orgs["clearview-assurance"], publish=True)
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/account/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_provider_starts_uploads_checks_and_submits_a_return(live_server, page, screenshot,

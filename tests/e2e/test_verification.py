@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pbr.demo import DEMO_PASSWORD
+from tests.e2e.helpers import sign_in, sign_out
 from tests.verification.conftest import pdf_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -57,17 +57,6 @@ def sampled_claim(db, settings, tmp_path):
     submit_return(ret, actor=provider)
     draw_sample(contract, actor=User.objects.get(username="auditor"), seed=2012)
     return Claim.objects.get(return_record=ret)
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/account/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-
-
-def sign_out(page):
-    page.click("button:has-text('Sign out')")
 
 
 def test_auditor_queries_provider_answers_auditor_verifies(live_server, page, screenshot,
