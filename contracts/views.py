@@ -111,7 +111,8 @@ def contract_import(request):
     problems = []
     if request.method == "POST" and form.is_valid():
         try:
-            contract = import_contract(_document_from(form), actor=request.user)
+            contract = import_contract(_document_from(form), actor=request.user,
+                                       auditor=form.cleaned_data["auditor"])
         except ContractError as exc:
             problems = exc.problems
         else:
