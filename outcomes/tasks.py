@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from pbr.models import Job, JobStatus
 
-from . import reminders, services
+from . import data_protection, reminders, services
 from .models import ReturnUpload, UploadStatus
 from .validation import ReturnRejected
 
@@ -101,3 +101,23 @@ def _discard(storage, upload):
     if upload.stored_name:
         storage.delete(upload.stored_name)
         ReturnUpload.objects.filter(pk=upload.pk).update(stored_name="")
+
+
+@shared_task
+def apply_retention(today=None):
+    """Beat-scheduled each night: erase the participants and evidence of contracts past the
+    retention period (outcomes/data_protection.py; docs/security.md, "Retention")."""
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    started = timezone.now()
+    report = data_protection.apply_retention(today=day)
+    total = report.total
+    Job.objects.create(
+        name="Retention", started_at=started, finished_at=timezone.now(), progress=1, total=1,
+        status=JobStatus.FAILED if total.file_errors else JobStatus.SUCCEEDED,
+        message=(f"{day.isoformat()}: contracts ended before {report.cutoff.isoformat()}: "
+                 f"{total.participants} participant(s) pseudonymised, "
+                 f"{len(total.files_deleted)} evidence file(s) deleted"
+                 + (f"; {len(total.file_errors)} stored file(s) could not be deleted: "
+                    + ", ".join(total.file_errors) if total.file_errors else "") + "."))
+    return {"participants": total.participants, "files_deleted": len(total.files_deleted),
+            "file_errors": len(total.file_errors)}

@@ -36,6 +36,11 @@ app.conf.beat_schedule = {
         "task": "pbr.dashboards.tasks.refresh_dashboards_with_forecasts",
         "schedule": crontab(hour=3, minute=30),
     },
+    "apply-retention": {
+        # Each night: participants and evidence of contracts past PBR_EVIDENCE_RETENTION_DAYS.
+        "task": "outcomes.tasks.apply_retention",
+        "schedule": crontab(hour=4, minute=15),
+    },
     "record-heartbeat": {
         "task": "pbr.tasks.heartbeat",
         "schedule": crontab(minute="*/15"),

@@ -280,3 +280,11 @@ PBR_CLAIM_WINDOW_DAYS = env.int("PBR_CLAIM_WINDOW_DAYS", default=60)
 PBR_UPLOAD_BACKGROUND_BYTES = env.int("PBR_UPLOAD_BACKGROUND_BYTES", default=1024 * 1024)
 # The address links in emails point at (no request exists when the nightly task runs).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Data protection (docs/security.md, ADR 0017) ----------------------------------------------
+# Days after a contract's end date after which its evidence files are deleted and its
+# participants pseudonymised (manage.py apply_retention, nightly). Six years (2,192 days, leap
+# days included): the limitation period for claims under a contract (Limitation Act 1980 s.5)
+# and the usual retention of public-sector financial records, within which a payment may still
+# be audited, disputed or clawed back. Raise it where a funder requires longer.
+PBR_EVIDENCE_RETENTION_DAYS = env.int("PBR_EVIDENCE_RETENTION_DAYS", default=6 * 365 + 2)
