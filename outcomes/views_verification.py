@@ -2,6 +2,8 @@
 checks, the policy, and the provider's claims in verification. Thin: scope, check, call one
 service, render."""
 
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
@@ -26,6 +28,9 @@ from .verification.policy import get_policy
 from .verification.queue import provider_claims, queue_for
 
 INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
+# The site-wide policy refuses frames (ADR 0016); the review page shows PDF evidence in an
+# <iframe> served by verification_evidence below, so it alone may frame this site's pages.
+shows_evidence_inline = csp_replace({"frame-src": [SELF]})
 
 
 # --- the work queue -------------------------------------------------------------------------
@@ -160,6 +165,7 @@ def _review_context(request, claim, bound=None):
 
 
 @login_required
+@shows_evidence_inline
 def verification_claim(request, claim_pk):
     claim = _claim(request, claim_pk)
     return render(request, "verification/claim.html", _review_context(request, claim))
@@ -204,6 +210,7 @@ def _run(request, claim, name, form_class, call, success):
 def _transition_view(name, form_class, call, success):
     @login_required
     @require_POST
+    @shows_evidence_inline  # a refused form shows the review page again
     def view(request, claim_pk):
         claim = _claim(request, claim_pk)
         check = "uphold_appeal" if name == "decide_appeal" else name
