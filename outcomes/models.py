@@ -266,6 +266,11 @@ class ClaimStatus(models.TextChoices):
     APPEALED = "appealed", "Appealed"
 
 
+# Claims still being verified: selected, under review, queried, answered or appealed
+# (verification.permissions.OPEN_STATUSES, which a test keeps equal to this).
+OPEN_CLAIM_STATUSES = ("sampled", "under_review", "queried", "responded", "appealed")
+
+
 class ClaimQuerySet(ScopedQuerySet):
     contract_path = "return_record__contract__"
     provider_field = "return_record__provider_id"
@@ -277,7 +282,8 @@ class ClaimQuerySet(ScopedQuerySet):
 
 
 class Claim(models.Model):
-    return_record = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="claims")
+    return_record = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="claims",
+                                      db_index=False)  # claim_return_row_idx leads with it
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="claims")
     row_number = models.PositiveIntegerField(default=0, help_text="Row in the file it came from.")
     outcome = models.CharField(max_length=64)
@@ -303,7 +309,18 @@ class Claim(models.Model):
 
     class Meta:
         ordering = ["return_record", "row_number", "id"]
-        indexes = [models.Index(fields=["outcome", "achieved"])]
+        indexes = [
+            models.Index(fields=["outcome", "achieved"]),
+            # A return's claims in file order: the claim list reads a page from it without
+            # sorting every matching claim (outcomes/paging.py). It also serves every look-up
+            # by return, so the foreign key has no index of its own.
+            models.Index(fields=["return_record", "row_number", "id"],
+                         name="claim_return_row_idx"),
+            # Only the claims still being verified (verification.permissions.OPEN_STATUSES,
+            # 1% of a national programme): the auditor's queue and its count.
+            models.Index(fields=["return_record", "id"], name="claim_open_idx",
+                         condition=Q(status__in=OPEN_CLAIM_STATUSES)),
+        ]
 
     def __str__(self):
         return f"{self.outcome} for {self.participant} on {self.achieved:%d %b %Y}"
