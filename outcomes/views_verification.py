@@ -19,13 +19,14 @@ from pbr.views import paginate, require
 
 from . import evidence as evidence_files
 from .models import Claim, EvidenceFile
+from .paging import NarrowSort
 from .services import ReturnError, contract_periods_now
 from .verification import forms, permissions, services
 from .verification.explain import explain
 from .verification.extrapolation import projected_recovery
 from .verification.models import Sample, SampleItem, SampleKind, VerificationPolicy
 from .verification.policy import get_policy
-from .verification.queue import provider_claims, queue_for
+from .verification.queue import QUEUE_RELATED, provider_claims, queue_for, waiting_to_be_sampled
 
 INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
 # The site-wide policy refuses frames (ADR 0016); the review page shows PDF evidence in an
@@ -36,27 +37,17 @@ shows_evidence_inline = csp_replace({"frame-src": [SELF]})
 # --- the work queue -------------------------------------------------------------------------
 
 
-def _waiting(user):
-    """Contracts with claims waiting to be sampled, for the queue's 'draw a sample' panel."""
-    rows = []
-    for contract in Contract.objects.for_user(user).order_by("reference"):
-        if not permissions.can_draw_sample(user, contract):
-            continue
-        count = services.waiting_to_be_sampled(contract).count()
-        if count:
-            rows.append({"contract": contract, "count": count,
-                         "has_policy": get_policy(contract) is not None})
-    return rows
-
-
 @login_required
 def verification_queue(request):
     require(permissions.can_use_queue(request.user))
     form = forms.QueueFilterForm(request.GET or None, user=request.user)
     claims = queue_for(request.user, form.params())
-    page, query = paginate(request, claims)
+    # Sorted on ids, then one page of rows read with their joins (outcomes/paging.py).
+    rows = Claim.objects.select_related(*QUEUE_RELATED)
+    page, query = paginate(request, NarrowSort(claims.select_related(None), rows))
     return render(request, "verification/queue.html", {
-        "form": form, "page": page, "query": query, "waiting": _waiting(request.user),
+        "form": form, "page": page, "query": query,
+        "waiting": waiting_to_be_sampled(request.user),
         "bulk_form": forms.BulkForm(), "filtered": bool(form.params()),
     })
 

@@ -134,12 +134,6 @@ def test_auditor_queue(client, contract, world_a, django_assert_max_num_queries)
     assert five == fifty
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known, not in the dashboards' code: the verification queue's 'draw a sample' panel "
-    "(outcomes/views_verification.py _waiting) asks a permission check, the policy and a count "
-    "of claims waiting to be sampled for each contract the auditor audits: 3 queries per "
-    "contract, and at national scale 30 counts over ~150,000 claims each (docs/performance.md, "
-    "Dashboards). Remove this mark when the panel reads a fixed number of queries."))
 def test_auditor_queue_with_many_contracts(client, contract, world_a,
                                            django_assert_max_num_queries):
     from contracts.models import ContractParty, PartyRole
