@@ -1,137 +1,224 @@
 # ruff: noqa: S608 - every name interpolated below is a constant of this module, never input
-"""Which participants' facts changed since a contract's last run (ADR 0012).
+"""What changed since a contract's last run (ADR 0012, ADR 0021).
 
-Database triggers on the outcomes tables add a `payments_factchange` row naming the participant
-whenever a claim, event or evidence link of theirs is written, their own row changes, or a return
-holding their claims changes status (submission, amendment, lock). Triggers rather than Django
-signals: bulk_create, QuerySet.update() and raw SQL are seen too, whoever writes them.
+Database triggers on the outcomes tables record two things whenever a fact is written:
 
-Contract-level facts (indicator returns, external datasets, samples) need no tracking: every run
-reads them in full. Facts that become known only because time passed (a return whose period has
-now ended) are found by date, not here.
+* a `payments_factchange` row naming the participant, when a claim, event or evidence link of
+  theirs is written, their own row changes, or a return holding their claims changes status,
+  is added already submitted or is deleted (the latest version of that return may be another
+  one now). A run recomputes those participants (ADR 0012);
+* a `payments_contractfactmark` row naming the contract, for every one of those writes and for
+  every write to the contract-level facts: indicator returns, external dataset figures, samples
+  and their findings, the verification policy, terms versions and returns. The marks are folded
+  into the contract's facts version (`contract_facts_version`), so a run of a period whose
+  facts version has not moved since that period was last computed is skipped in a handful of
+  queries (ADR 0021).
+
+Triggers rather than Django signals: bulk_create, QuerySet.update() and raw SQL are seen too,
+whoever writes them. On PostgreSQL they are statement-level with transition tables (one set of
+inserts per statement, however many rows it wrote); on SQLite, which has no statement-level
+triggers, they are row-level.
+
+Facts that become known only because time passed (a return whose period has now ended) are
+found by date in the run, not here: a re-run of the same period reads the facts as known at
+that period's end, so time passing alone cannot change it.
 
 The triggers are (re)installed after every `migrate`, because SQLite drops a table's triggers
 when a later migration rebuilds the table.
 """
 
 from django.db import connection as default_connection
+from django.db import transaction
+from django.utils import timezone
 
-# table -> (participant expression per row, for INSERT/UPDATE/DELETE, or a custom body)
-_ROW_TABLES = {
-    "outcomes_claim": "participant_id",
-    "outcomes_participantevent": "participant_id",
-    "outcomes_participant": "id",
+FACT_CHANGE = "INSERT INTO payments_factchange(participant_id)"
+MARK = "INSERT INTO payments_contractfactmark(contract_id)"
+
+# How to find the participant and the contract of a written row (`t`).
+_PEOPLE = {
+    "participant_id": "SELECT DISTINCT t.participant_id FROM {src} t",
+    "id": "SELECT DISTINCT t.id FROM {src} t",
+    "claim": "SELECT DISTINCT c.participant_id FROM {src} t JOIN outcomes_claim c ON c.id = t.claim_id",
 }
+_CONTRACTS = {
+    "contract_id": "SELECT DISTINCT t.contract_id FROM {src} t",
+    "participant": "SELECT DISTINCT p.contract_id FROM {src} t "
+                   "JOIN outcomes_participant p ON p.id = t.participant_id",
+    "return": "SELECT DISTINCT r.contract_id FROM {src} t "
+              "JOIN outcomes_return r ON r.id = t.return_record_id",
+    "sample": "SELECT DISTINCT s.contract_id FROM {src} t "
+              "JOIN outcomes_sample s ON s.id = t.sample_id",
+    "claim": "SELECT DISTINCT p.contract_id FROM {src} t JOIN outcomes_claim c ON c.id = t.claim_id "
+             "JOIN outcomes_participant p ON p.id = c.participant_id",
+}
+# table -> (short name, columns the expressions read, people, contract)
+_TABLES = {
+    "outcomes_claim": ("claim", ("participant_id",), "participant_id", "participant"),
+    "outcomes_participantevent": ("event", ("participant_id",), "participant_id", "participant"),
+    "outcomes_participant": ("participant", ("id", "contract_id"), "id", "contract_id"),
+    "outcomes_evidencefile_claims": ("evidence_link", ("claim_id",), "claim", "claim"),
+    "outcomes_indicatorreturn": ("indicator", ("return_record_id",), None, "return"),
+    "outcomes_datasetvalue": ("dataset", ("contract_id",), None, "contract_id"),
+    "outcomes_sample": ("sample", ("contract_id",), None, "contract_id"),
+    "outcomes_sampleitem": ("sample_item", ("sample_id",), None, "sample"),
+    "outcomes_verificationpolicy": ("policy", ("contract_id",), None, "contract_id"),
+    "contracts_termsversion": ("terms", ("contract_id",), None, "contract_id"),
+}
+_RETURN_COLS = ("id", "contract_id", "provider_id", "period_id", "status")
+_EVIDENCE_COLS = ("id", "evidence_type")
+
+
+def _marks_for(people, contract, src):
+    out = []
+    if people:
+        out.append(f"{FACT_CHANGE} {_PEOPLE[people].format(src=src)}")
+    out.append(f"{MARK} {_CONTRACTS[contract].format(src=src)}")
+    return out
+
+
+def _return_people(keys, tables):
+    """Everyone with claims or events in any version of the returns named by `keys` (contract,
+    provider, period): which version is the latest may have changed."""
+    out = []
+    for table in ("outcomes_claim", "outcomes_participantevent"):
+        if table in tables:
+            out.append(
+                f"{FACT_CHANGE} SELECT DISTINCT x.participant_id FROM {table} x "
+                "JOIN outcomes_return r ON r.id = x.return_record_id "
+                f"JOIN ({keys}) k ON r.contract_id = k.contract_id "
+                "AND r.provider_id = k.provider_id AND r.period_id = k.period_id")
+    return out
+
+
+def _evidence_people(changed):
+    """Everyone with a claim linked to an evidence file whose type changed."""
+    return [f"{FACT_CHANGE} SELECT DISTINCT c.participant_id FROM ({changed}) e "
+            "JOIN outcomes_evidencefile_claims l ON l.evidencefile_id = e.id "
+            "JOIN outcomes_claim c ON c.id = l.claim_id",
+            f"{MARK} SELECT DISTINCT p.contract_id FROM ({changed}) e "
+            "JOIN outcomes_evidencefile_claims l ON l.evidencefile_id = e.id "
+            "JOIN outcomes_claim c ON c.id = l.claim_id "
+            "JOIN outcomes_participant p ON p.id = c.participant_id"]
+
+
+# --- PostgreSQL: statement-level triggers with transition tables ---------------------------
+
+_PG_OLD_TRIGGERS = ("pbr_fact_change",)  # the row-level triggers of ADR 0012, replaced
+_PG_OLD_FUNCTIONS = ("pbr_fact_change_row()", "pbr_fact_change_return()",
+                     "pbr_fact_change_evidence_link()", "pbr_fact_change_evidence()")
+
+
+def _pg_src(op, cols):
+    names = ", ".join(cols)
+    if op == "INSERT":
+        return "pbr_new"
+    if op == "DELETE":
+        return "pbr_old"
+    return f"(SELECT {names} FROM pbr_old UNION SELECT {names} FROM pbr_new)"
+
+
+def _pg_function(name, branches):
+    """A trigger function running the statements of the branch for TG_OP."""
+    body = []
+    for op, statements in branches.items():
+        if statements:
+            body.append(f"  IF TG_OP = '{op}' THEN\n" + "".join(f"    {s};\n" for s in statements)
+                        + "  END IF;")
+    return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$\nBEGIN\n"
+            + "\n".join(body) + "\n  RETURN NULL;\nEND $$ LANGUAGE plpgsql")
+
+
+def _pg_triggers(table, function, ops):
+    out = []
+    referencing = {"INSERT": "REFERENCING NEW TABLE AS pbr_new",
+                   "UPDATE": "REFERENCING OLD TABLE AS pbr_old NEW TABLE AS pbr_new",
+                   "DELETE": "REFERENCING OLD TABLE AS pbr_old"}
+    for op in ("INSERT", "UPDATE", "DELETE"):
+        name = f"pbr_fact_change_{op[0].lower()}"
+        out.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        if op in ops:
+            out.append(f"CREATE TRIGGER {name} AFTER {op} ON {table} {referencing[op]} "
+                       f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
+    return out
 
 
 def _pg_sql(tables):
-    out = [
-        # One function per kind of row; each returns NULL (AFTER trigger).
-        """CREATE OR REPLACE FUNCTION pbr_fact_change_row() RETURNS trigger AS $$
-DECLARE col text := TG_ARGV[0]; pid bigint;
-BEGIN
-  IF TG_OP <> 'DELETE' THEN
-    EXECUTE format('SELECT ($1).%I', col) USING NEW INTO pid;
-    INSERT INTO payments_factchange(participant_id) VALUES (pid);
-  END IF;
-  IF TG_OP <> 'INSERT' THEN
-    EXECUTE format('SELECT ($1).%I', col) USING OLD INTO pid;
-    INSERT INTO payments_factchange(participant_id) VALUES (pid);
-  END IF;
-  RETURN NULL;
-END $$ LANGUAGE plpgsql""",
-        # Every version of the return: which one is the latest may have changed.
-        """CREATE OR REPLACE FUNCTION pbr_fact_change_return() RETURNS trigger AS $$
-BEGIN
-  INSERT INTO payments_factchange(participant_id)
-    SELECT DISTINCT c.participant_id FROM outcomes_claim c
-    JOIN outcomes_return r ON r.id = c.return_record_id
-    WHERE r.contract_id = NEW.contract_id AND r.provider_id = NEW.provider_id
-      AND r.period_id = NEW.period_id;
-  IF to_regclass('outcomes_participantevent') IS NOT NULL THEN
-    INSERT INTO payments_factchange(participant_id)
-      SELECT DISTINCT e.participant_id FROM outcomes_participantevent e
-      JOIN outcomes_return r ON r.id = e.return_record_id
-      WHERE r.contract_id = NEW.contract_id AND r.provider_id = NEW.provider_id
-        AND r.period_id = NEW.period_id;
-  END IF;
-  RETURN NULL;
-END $$ LANGUAGE plpgsql""",
-        """CREATE OR REPLACE FUNCTION pbr_fact_change_evidence_link() RETURNS trigger AS $$
-BEGIN
-  INSERT INTO payments_factchange(participant_id)
-    SELECT participant_id FROM outcomes_claim
-    WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.claim_id ELSE NEW.claim_id END;
-  RETURN NULL;
-END $$ LANGUAGE plpgsql""",
-        """CREATE OR REPLACE FUNCTION pbr_fact_change_evidence() RETURNS trigger AS $$
-BEGIN
-  INSERT INTO payments_factchange(participant_id)
-    SELECT c.participant_id FROM outcomes_evidencefile_claims l
-    JOIN outcomes_claim c ON c.id = l.claim_id WHERE l.evidencefile_id = NEW.id;
-  RETURN NULL;
-END $$ LANGUAGE plpgsql""",
-    ]
-    for table, col in _ROW_TABLES.items():
-        if table in tables:
-            out.append(f"CREATE OR REPLACE TRIGGER pbr_fact_change AFTER INSERT OR UPDATE OR "
-                       f"DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION "
-                       f"pbr_fact_change_row('{col}')")
+    out = [f"DROP TRIGGER IF EXISTS {name} ON {table}"
+           for table in (*_TABLES, "outcomes_return", "outcomes_evidencefile") if table in tables
+           for name in _PG_OLD_TRIGGERS]
+    out += [f"DROP FUNCTION IF EXISTS {fn}" for fn in _PG_OLD_FUNCTIONS]
+    for table, (short, cols, people, contract) in _TABLES.items():
+        if table not in tables:
+            continue
+        function = f"pbr_fc_{short}"
+        out.append(_pg_function(function, {op: _marks_for(people, contract, _pg_src(op, cols))
+                                           for op in ("INSERT", "UPDATE", "DELETE")}))
+        out += _pg_triggers(table, function, ("INSERT", "UPDATE", "DELETE"))
     if "outcomes_return" in tables:
-        out.append("CREATE OR REPLACE TRIGGER pbr_fact_change AFTER UPDATE ON outcomes_return "
-                   "FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) "
-                   "EXECUTE FUNCTION pbr_fact_change_return()")
-    if "outcomes_evidencefile_claims" in tables:
-        out.append("CREATE OR REPLACE TRIGGER pbr_fact_change AFTER INSERT OR DELETE ON "
-                   "outcomes_evidencefile_claims FOR EACH ROW EXECUTE FUNCTION "
-                   "pbr_fact_change_evidence_link()")
-    if "outcomes_evidencefile" in tables:
-        out.append("CREATE OR REPLACE TRIGGER pbr_fact_change AFTER UPDATE ON "
-                   "outcomes_evidencefile FOR EACH ROW WHEN (OLD.evidence_type IS DISTINCT FROM "
-                   "NEW.evidence_type) EXECUTE FUNCTION pbr_fact_change_evidence()")
+        keys = {"INSERT": "SELECT contract_id, provider_id, period_id FROM pbr_new "
+                          "WHERE status <> 'draft'",
+                "UPDATE": "SELECT n.contract_id, n.provider_id, n.period_id FROM pbr_new n "
+                          "JOIN pbr_old o ON o.id = n.id WHERE o.status IS DISTINCT FROM n.status",
+                "DELETE": "SELECT contract_id, provider_id, period_id FROM pbr_old "
+                          "WHERE status <> 'draft'"}
+        out.append(_pg_function("pbr_fc_return", {
+            op: [f"{MARK} {_CONTRACTS['contract_id'].format(src=_pg_src(op, _RETURN_COLS))}",
+                 *_return_people(keys[op], tables)]
+            for op in ("INSERT", "UPDATE", "DELETE")}))
+        out += _pg_triggers("outcomes_return", "pbr_fc_return", ("INSERT", "UPDATE", "DELETE"))
+    if "outcomes_evidencefile" in tables and "outcomes_evidencefile_claims" in tables:
+        changed = ("SELECT n.id FROM pbr_new n JOIN pbr_old o ON o.id = n.id "
+                   "WHERE o.evidence_type IS DISTINCT FROM n.evidence_type")
+        out.append(_pg_function("pbr_fc_evidence", {"UPDATE": _evidence_people(changed)}))
+        out += _pg_triggers("outcomes_evidencefile", "pbr_fc_evidence", ("UPDATE",))
     return out
+
+
+# --- SQLite: row-level triggers -------------------------------------------------------------
+
+
+def _sqlite_src(row, cols):
+    return "(SELECT " + ", ".join(f"{row}.{c} AS {c}" for c in cols) + ")"
+
+
+def _sqlite_trigger(name, when, table, statements, condition=""):
+    body = " ".join(f"{s};" for s in statements)
+    return f"CREATE TRIGGER {name} AFTER {when} ON {table} {condition} BEGIN {body} END"
 
 
 def _sqlite_sql(tables):
     out = []
-    ins = "INSERT INTO payments_factchange(participant_id)"
-    for table, col in _ROW_TABLES.items():
+    for table, (short, cols, people, contract) in _TABLES.items():
         if table not in tables:
             continue
+        new, old = _sqlite_src("NEW", cols), _sqlite_src("OLD", cols)
         out += [
-            f"CREATE TRIGGER IF NOT EXISTS pbr_fc_{table}_i AFTER INSERT ON {table} "
-            f"BEGIN {ins} VALUES (NEW.{col}); END",
-            f"CREATE TRIGGER IF NOT EXISTS pbr_fc_{table}_u AFTER UPDATE ON {table} "
-            f"BEGIN {ins} VALUES (NEW.{col}); {ins} VALUES (OLD.{col}); END",
-            f"CREATE TRIGGER IF NOT EXISTS pbr_fc_{table}_d AFTER DELETE ON {table} "
-            f"BEGIN {ins} VALUES (OLD.{col}); END",
+            _sqlite_trigger(f"pbr_fc_{short}_i", "INSERT", table, _marks_for(people, contract, new)),
+            _sqlite_trigger(f"pbr_fc_{short}_u", "UPDATE", table,
+                            _marks_for(people, contract, new) + _marks_for(people, contract, old)),
+            _sqlite_trigger(f"pbr_fc_{short}_d", "DELETE", table, _marks_for(people, contract, old)),
         ]
     if "outcomes_return" in tables:
-        versions = ("JOIN outcomes_return r ON r.id = x.return_record_id WHERE "
-                    "r.contract_id = NEW.contract_id AND r.provider_id = NEW.provider_id AND "
-                    "r.period_id = NEW.period_id;")
-        events = (f" {ins} SELECT DISTINCT x.participant_id FROM outcomes_participantevent x "
-                  f"{versions}" if "outcomes_participantevent" in tables else "")
-        out.append(
-            "CREATE TRIGGER IF NOT EXISTS pbr_fc_outcomes_return_u AFTER UPDATE OF status ON "
-            "outcomes_return WHEN OLD.status IS NOT NEW.status BEGIN "
-            f"{ins} SELECT DISTINCT x.participant_id FROM outcomes_claim x {versions}"
-            f"{events} END")
-    if "outcomes_evidencefile_claims" in tables:
+        def keys(row, condition):
+            return (f"SELECT {row}.contract_id AS contract_id, {row}.provider_id AS provider_id, "
+                    f"{row}.period_id AS period_id WHERE {condition}")
+
+        mark_new = f"{MARK} VALUES (NEW.contract_id)"
+        mark_old = f"{MARK} VALUES (OLD.contract_id)"
         out += [
-            "CREATE TRIGGER IF NOT EXISTS pbr_fc_evidence_link_i AFTER INSERT ON "
-            f"outcomes_evidencefile_claims BEGIN {ins} SELECT participant_id FROM "
-            "outcomes_claim WHERE id = NEW.claim_id; END",
-            "CREATE TRIGGER IF NOT EXISTS pbr_fc_evidence_link_d AFTER DELETE ON "
-            f"outcomes_evidencefile_claims BEGIN {ins} SELECT participant_id FROM "
-            "outcomes_claim WHERE id = OLD.claim_id; END",
+            _sqlite_trigger("pbr_fc_return_i", "INSERT", "outcomes_return",
+                            [mark_new, *_return_people(keys("NEW", "NEW.status <> 'draft'"), tables)]),
+            _sqlite_trigger("pbr_fc_return_u", "UPDATE", "outcomes_return",
+                            [mark_new, mark_old, *_return_people(
+                                keys("NEW", "OLD.status IS NOT NEW.status"), tables)]),
+            _sqlite_trigger("pbr_fc_return_d", "DELETE", "outcomes_return",
+                            [mark_old, *_return_people(keys("OLD", "OLD.status <> 'draft'"), tables)]),
         ]
-    if "outcomes_evidencefile" in tables:
-        out.append(
-            "CREATE TRIGGER IF NOT EXISTS pbr_fc_evidence_u AFTER UPDATE OF evidence_type ON "
-            f"outcomes_evidencefile BEGIN {ins} SELECT c.participant_id FROM "
-            "outcomes_evidencefile_claims l JOIN outcomes_claim c ON c.id = l.claim_id "
-            "WHERE l.evidencefile_id = NEW.id; END")
+    if "outcomes_evidencefile" in tables and "outcomes_evidencefile_claims" in tables:
+        out.append(_sqlite_trigger(
+            "pbr_fc_evidence_u", "UPDATE OF evidence_type", "outcomes_evidencefile",
+            _evidence_people("SELECT NEW.id AS id"),
+            condition="WHEN OLD.evidence_type IS NOT NEW.evidence_type"))
     return out
 
 
@@ -139,12 +226,12 @@ def install_triggers(connection=None):
     """Create (or refresh) the fact-change triggers. Idempotent."""
     connection = connection or default_connection
     tables = set(connection.introspection.table_names())
-    if "payments_factchange" not in tables:
+    if not {"payments_factchange", "payments_contractfactmark"} <= tables:
         return False
     if connection.vendor == "postgresql":
         statements = _pg_sql(tables)
     elif connection.vendor == "sqlite":
-        # CREATE TRIGGER IF NOT EXISTS keeps an older body: drop ours first.
+        # Drop every trigger of ours first: the names and bodies of older versions differ.
         with connection.cursor() as cursor:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
                            "name LIKE 'pbr\\_fc\\_%' ESCAPE '\\'")
@@ -152,27 +239,66 @@ def install_triggers(connection=None):
         statements += _sqlite_sql(tables)
     else:
         return False
-    with connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
     return True
 
 
 def triggers_installed(connection=None):
+    """Whether this version of the triggers is installed (the contract-level ones included)."""
     connection = connection or default_connection
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'pbr_fact_change' "
-                           "AND tgrelid = 'outcomes_claim'::regclass")
-        elif connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'pbr_fact_change_i' "
+                           "AND tgrelid IN ('outcomes_claim'::regclass, "
+                           "'outcomes_indicatorreturn'::regclass)")
+            return cursor.fetchone()[0] == 2
+        if connection.vendor == "sqlite":
             cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
-                           "name = 'pbr_fc_outcomes_claim_i'")
-        else:
-            return False
-        return cursor.fetchone()[0] > 0
+                           "name IN ('pbr_fc_claim_i', 'pbr_fc_indicator_i')")
+            return cursor.fetchone()[0] == 2
+        return False
 
 
 def on_post_migrate(sender, using="default", **kwargs):
     from django.db import connections
 
     install_triggers(connections[using])
+
+
+# --- the contract's facts version (ADR 0021) ------------------------------------------------
+
+
+def contract_facts_version(contract):
+    """A number that changes whenever a fact that can change the contract's entitlement is
+    written: claims, participants, events, evidence, returns, indicator returns, external
+    dataset figures, samples and findings, the verification policy, terms versions.
+
+    Equal numbers at two moments mean nothing of the contract was written in between, so
+    whatever was worked out from its facts at the first moment still holds (payment runs skip
+    a re-run; dashboards can skip a refresh). Numbers only go up.
+
+    It folds the marks the triggers left into the stored number, in a short transaction of its
+    own (a savepoint inside the caller's): call it *before* reading the facts it vouches for,
+    and outside long transactions, since it locks the contract's version row until commit. A
+    write committed after the call leaves a mark, so the next call returns a higher number.
+    `contract` is a Contract or its id.
+    """
+    from .models import ContractFactMark, ContractFactsVersion
+
+    contract_id = getattr(contract, "pk", contract)
+    with transaction.atomic():
+        current = (ContractFactsVersion.objects.select_for_update()
+                   .filter(contract_id=contract_id).values_list("version", flat=True).first())
+        if current is None:
+            ContractFactsVersion.objects.bulk_create(
+                [ContractFactsVersion(contract_id=contract_id)], ignore_conflicts=True)
+            current = (ContractFactsVersion.objects.select_for_update()
+                       .filter(contract_id=contract_id).values_list("version", flat=True).get())
+        folded, _ = ContractFactMark.objects.filter(contract_id=contract_id).delete()
+        if folded:
+            current += 1
+            ContractFactsVersion.objects.filter(contract_id=contract_id).update(
+                version=current, changed_at=timezone.now())
+    return current

@@ -57,6 +57,10 @@ class PaymentRun(models.Model):
     participants_recomputed = models.PositiveIntegerField(default=0)
     facts_basis = models.JSONField(default=dict, blank=True,
                                    help_text="Contract-wide settings the facts were read under.")
+    facts_version = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="The contract's facts version the computation read (ADR 0021): a re-run of the "
+                  "same period at the same version has nothing new to compute.")
 
     objects = PaymentRunQuerySet.as_manager()
 
@@ -157,3 +161,32 @@ class FactChange(models.Model):
 
     def __str__(self):
         return f"change to participant {self.participant_id}"
+
+
+class ContractFactMark(models.Model):
+    """Something that can change a contract's entitlement was written (ADR 0021).
+
+    Inserted by the same database triggers as FactChange, and by triggers on the contract-level
+    facts (indicator returns, external datasets, samples and their findings, the verification
+    policy, terms versions, returns). Insert-only, so writers never wait for each other; folded
+    into ContractFactsVersion by `payments.fact_changes.contract_facts_version`.
+    """
+
+    contract_id = models.BigIntegerField(db_index=True)
+
+    def __str__(self):
+        return f"change to the facts of contract {self.contract_id}"
+
+
+class ContractFactsVersion(models.Model):
+    """A number that goes up whenever a contract's facts change (ADR 0021): read it with
+    `payments.fact_changes.contract_facts_version(contract)`; equal numbers mean no fact of the
+    contract was written in between."""
+
+    contract = models.OneToOneField(Contract, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="+")
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"contract {self.contract_id} facts version {self.version}"

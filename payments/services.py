@@ -22,6 +22,7 @@ from payments import engine
 from payments.engine.flowdown import allocate as engine_allocate
 from pbr import audit
 
+from .fact_changes import contract_facts_version
 from .models import FactChange, LedgerLine, PaymentRun, RunStatus
 from .permissions import can_approve_run, can_run_payments
 
@@ -134,21 +135,27 @@ def _ledger_and_owners(contract, participants=None):
         for pk, key, amount, period_id, kind, rule_id, shadow, sub, _who in rows)), owners
 
 
+_BULKY = ("refusals", "notes")
+
+
 def _get_run(contract, resolved):
     """The run row for (contract, period), locked; created if missing, race-safe."""
     period = resolved.period
-    for _attempt in range(2):
+    existing = PaymentRun.objects.filter(contract=contract, period_id=period.id).order_by()
+    pk = existing.values_list("pk", flat=True).first()
+    if pk is None:
         try:
             with transaction.atomic():
-                run, _ = PaymentRun.objects.get_or_create(
-                    contract=contract, period_id=period.id,
-                    defaults={"period_index": period.index, "period_start": period.start,
-                              "period_end": period.end, "terms_version": resolved.terms_version})
-            break
+                pk = PaymentRun.objects.create(
+                    contract=contract, period_id=period.id, period_index=period.index,
+                    period_start=period.start, period_end=period.end,
+                    terms_version=resolved.terms_version).pk
         except IntegrityError:
-            continue
-    # A second run of the same contract and period waits here until the first commits.
-    return PaymentRun.objects.select_for_update().get(pk=run.pk)
+            pk = existing.values_list("pk", flat=True).get()
+    # A second run of the same contract and period waits here until the first commits. The
+    # refusals (thousands of entries for a national contract) and notes are read only if the
+    # computation needs them, and saved only if it replaces them.
+    return PaymentRun.objects.select_for_update().defer(*_BULKY).get(pk=pk)
 
 
 # --- what changed since the last run (ADR 0012) ---------------------------------------------
@@ -218,8 +225,12 @@ def _incremental_basis(contract, run, resolved, requires):
     if any(isinstance(rule, Cap) for rule in definition.rules):
         # A cap adds up every participant's lines: recompute everything.
         return None
-    last = (PaymentRun.objects.filter(contract=contract, computations__gt=0)
-            .order_by("-period_index").first())
+    if run.computations:
+        # No later period has been computed (checked by run_period): this run is the last.
+        last = run
+    else:
+        last = (PaymentRun.objects.filter(contract=contract, computations__gt=0)
+                .order_by("-period_index").defer(*_BULKY).first())
     if last is None or last.facts_as_of is None or last.ledger_high_water is None:
         return None
     if last.terms_version_id != resolved.terms_version.pk:
@@ -235,6 +246,39 @@ def _incremental_basis(contract, run, resolved, requires):
 
 def _facts_basis(requires):
     return {"requires_verification": bool(requires)}
+
+
+def _unchanged(contract, run, resolved, facts_version):
+    """Whether this run's period was last computed from exactly the facts it would read now:
+    same facts version (nothing of the contract written since: ADR 0021), same facts date and
+    terms, and the ledger as that computation left it. Facts are read as known at the period's
+    end, so time passing alone changes nothing. Then a recomputation would post nothing."""
+    return (run.computations > 0 and run.facts_version is not None
+            and run.facts_version == facts_version
+            and run.facts_as_of == resolved.period.end
+            and run.terms_version_id == resolved.terms_version.pk
+            and run.ledger_high_water is not None
+            and not LedgerLine.objects.filter(contract=contract,
+                                              id__gt=run.ledger_high_water).exists())
+
+
+def _record_unchanged(contract, run, *, actor, job):
+    """A computation that found nothing new: counted and audited, nothing posted, the refusals
+    and notes left as they are (not even read)."""
+    run.computations += 1
+    run.last_computed_at = timezone.now()
+    run.status = RunStatus.DRAFT
+    run.error = ""
+    run.mode = "unchanged"
+    run.participants_recomputed = 0
+    if job is not None:
+        run.job = job
+    run.save()  # the deferred refusals and notes are not written
+    audit.record("payment_run.computed", actor=actor, obj=run, organisation=contract.commissioner,
+                 after={"computation": run.computations, "lines_posted": 0,
+                        "amount_posted": "0.00", "mode": "unchanged"},
+                 actor_label="" if actor else "payment scheduler")
+    return run, []
 
 
 def _refusal_rows(refusals):
@@ -261,21 +305,27 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         if not decision:
             raise RunError(decision.reason)
     resolved = resolve_period(contract, period_id)
+    # Before anything is read: a fact written from here on moves the version again.
+    facts_version = contract_facts_version(contract) if facts is None else None
     with transaction.atomic():
         # One computation per contract at a time, whatever the period: each builds on what the
         # last one left in the ledger (ADR 0012).
         Contract.objects.select_for_update().filter(pk=contract.pk).values_list("pk").first()
         run = _get_run(contract, resolved)
+        run.contract = contract
         later = (PaymentRun.objects.filter(contract=contract, period_index__gt=run.period_index)
-                 .order_by("-period_index").first())
+                 .order_by("-period_index").values_list("period_id", flat=True).first())
         if later is not None:
             # Entitlement is computed "to date": recomputing an earlier period after a later one
             # would reverse the later lines. Late facts belong in the next open period instead.
-            raise RunError(f"{period_id} is closed: {later.period_id} has been computed since. "
-                           f"Late facts are picked up by the run for {later.period_id} or after.")
+            raise RunError(f"{period_id} is closed: {later} has been computed since. "
+                           f"Late facts are picked up by the run for {later} or after.")
         if run.status == RunStatus.APPROVED:
             raise RunError(f"The {period_id} run was approved on {run.approved_at:%d %B %Y} and is "
                            "locked. New facts are picked up by the next period's run.")
+        if facts_version is not None and not full and _unchanged(contract, run, resolved,
+                                                                 facts_version):
+            return _record_unchanged(contract, run, actor=actor, job=job)
         mode, changed, refusals = "full", None, None
         requires = None
         if facts is None:
@@ -293,7 +343,10 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                 facts = default_facts(contract, resolved.period, participants=changed)
                 pseudonyms = {_pseudonym(pk) for pk in changed}
                 ledger, owners = _ledger_and_owners(contract, participants=pseudonyms)
-                refusals = [r for r in basis.refusals if r.get("participant") not in pseudonyms]
+                # The one read of the last computation's refusals in this run.
+                refusals = [r for r in PaymentRun.objects.filter(pk=basis.pk)
+                            .values_list("refusals", flat=True).get()
+                            if r.get("participant") not in pseudonyms]
                 settled = _settled_claims(
                     facts.claims, replay, basis.facts_as_of,
                     {p.id: p.end for p in contract_periods(resolved.definition)})
@@ -338,11 +391,13 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         if requires is None:
             # Facts supplied by the caller: the next run cannot build on this one.
             run.facts_as_of = None
+            run.facts_version = None
             run.ledger_high_water = None
             run.facts_basis = {}
         else:
             run.facts_as_of = resolved.period.end
             run.facts_basis = _facts_basis(requires)
+            run.facts_version = facts_version
             if mode == "incremental":
                 # Nothing else was added since the basis (checked above): no query needed.
                 run.ledger_high_water = max([basis.ledger_high_water,
