@@ -419,3 +419,21 @@ def test_the_retention_task_records_a_job(world, django_capture_on_commit_callba
     assert result == {"participants": 2, "files_deleted": 3, "file_errors": 0}
     job = Job.objects.get(name="Retention")
     assert "2 participant(s) pseudonymised, 3 evidence file(s) deleted." in job.message
+
+
+@pytest.mark.django_db
+def test_an_erased_participant_s_pages_still_open_and_their_files_are_gone(
+        world, people, client, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    person, proof = world["person"], world["files"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        dp.erase_participant(person, reason="ER-5")
+    client.force_login(people["manager"])
+    page = client.get(reverse("participant_detail", kwargs={"participant_pk": person.pk}))
+    assert page.status_code == 200
+    assert f"[erased P{person.pk}]" in page.content.decode()
+    claim = client.get(reverse("claim_detail", kwargs={"claim_pk": world["mine"].pk}))
+    assert claim.status_code == 200 and "jane-doe" not in claim.content.decode()
+    assert client.get(reverse("evidence_download", kwargs={"evidence_file_pk": proof.pk})
+                      ).status_code == 404
