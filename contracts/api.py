@@ -77,7 +77,19 @@ class YAMLRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return to_yaml(data).encode("utf-8")
+        return to_yaml(_plain(data)).encode("utf-8")
+
+
+def _plain(value):
+    """Error responses carry DRF's ErrorDetail, a str subclass YAML's safe dumper refuses: give
+    it plain strings (a terms document is plain JSON already, so it passes unchanged)."""
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def _document(request):

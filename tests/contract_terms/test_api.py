@@ -212,6 +212,24 @@ def test_terms_as_json_or_yaml_and_by_version(client, world_a, commissioner):
 
 
 @pytest.mark.django_db
+def test_refusals_asked_for_as_yaml_are_yaml_with_the_reason(client, world_a, commissioner):
+    """Found by the API fuzz (tests/api): the YAML renderer could not write DRF's error details,
+    so a 404 or 400 asked for as YAML was a server error."""
+    contract = _mine(world_a, links={"EFS": world_a.provider}, publish=True)
+    for url, params, status, detail_text in [
+        (f"{LIST}0/terms/", {"format": "yaml"}, 404, "No Contract matches the given query."),
+        (detail(contract, "terms/"), {"format": "yaml", "version": 9}, 404,
+         "This contract has no terms version with that number."),
+        (detail(contract, "terms/"), {"format": "yaml", "version": "x"}, 400,
+         "version must be a whole number."),
+    ]:
+        response = client.get(url, params)
+        assert response.status_code == status
+        assert response["Content-Type"].startswith("application/yaml")
+        assert yaml.safe_load(response.content) == {"detail": detail_text}
+
+
+@pytest.mark.django_db
 def test_variation_problems_and_permissions(client, world_a, commissioner):
     contract = _mine(world_a, links={"EFS": world_a.provider}, publish=True)
     url = detail(contract, "variations/")
