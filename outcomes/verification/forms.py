@@ -88,12 +88,26 @@ class BulkForm(forms.Form):
         return data
 
 
-class QueryForm(forms.Form):
+class ClaimActionForm(forms.Form):
+    """A form shown beside others on the claim review page. Several have a field of the same name
+    (a note to verify, a note to reject), so each form's ids carry its own prefix: every id on the
+    page is unique and each label names its own field (WCAG 1.3.1, 4.1.2)."""
+
+    id_prefix = "action"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class QueryForm(ClaimActionForm):
+    id_prefix = "query"
     text = _text("Question for the provider", message="Enter the question for the provider.",
                  help_text="Say exactly what you need, for example a payslip for week 26.")
 
 
-class RespondForm(forms.Form):
+class RespondForm(ClaimActionForm):
+    id_prefix = "respond"
     text = _text("Your answer", message="Enter your answer to the auditor's question.")
     file = forms.FileField(label="New evidence file (optional)", required=False,
                            help_text="PDF, PNG, JPEG, DOCX, XLSX, CSV or TXT.")
@@ -105,23 +119,27 @@ class RespondForm(forms.Form):
                                          "E13.")
 
 
-class NoteForm(forms.Form):
+class NoteForm(ClaimActionForm):
+    id_prefix = "note"
     note = _text("Note", required=False, help_text="Optional. Shown to the provider.")
 
 
-class RejectForm(forms.Form):
+class RejectForm(ClaimActionForm):
+    id_prefix = "reject"
     reason_code = forms.ChoiceField(label="Reason", choices=REASON_CHOICES,
                                     error_messages={"required": "Choose the reason."})
     note = _text("Note", required=False, help_text="Shown to the provider. Needed for ‘Other’.")
 
 
-class FindingForm(forms.Form):
+class FindingForm(ClaimActionForm):
+    id_prefix = "finding"
     reason_code = forms.ChoiceField(label="Reason", choices=REASON_CHOICES,
                                     error_messages={"required": "Choose the reason."})
     note = _text("What was found", message="Describe the finding: the provider will read it.")
 
 
-class AppealForm(forms.Form):
+class AppealForm(ClaimActionForm):
+    id_prefix = "appeal"
     grounds = _text("Grounds for the appeal", message="Enter the grounds for the appeal.", rows=5)
     file = forms.FileField(label="New evidence file (optional)", required=False)
     evidence_type = forms.CharField(label="Evidence type of the new file", required=False,
@@ -131,7 +149,8 @@ class AppealForm(forms.Form):
                                help_text="Evidence file numbers, like E12, E13.")
 
 
-class DecideAppealForm(forms.Form):
+class DecideAppealForm(ClaimActionForm):
+    id_prefix = "decision"
     upheld = forms.TypedChoiceField(
         label="Decision", coerce=lambda v: v == "yes", widget=forms.RadioSelect,
         choices=[("yes", "Uphold the appeal: the claim is verified"),
@@ -141,7 +160,8 @@ class DecideAppealForm(forms.Form):
                                                      "auditor will read it.")
 
 
-class AllocateForm(forms.Form):
+class AllocateForm(ClaimActionForm):
+    id_prefix = "allocate"
     assignee = forms.ChoiceField(label="Allocate to",
                                  error_messages={"required": "Choose who to allocate it to."})
 
