@@ -1,0 +1,198 @@
+"""The Content-Security-Policy in a real browser (ADR 0016): every role's main pages load with no
+`securitypolicyviolation` event and no CSP message in the console, in any frame, while the
+charts still draw, htmx buttons still work, Swagger UI still renders and the claim review page
+still shows its evidence (a PDF in a frame, an image)."""
+
+import copy
+import re
+
+import pytest
+
+from tests.e2e.helpers import sign_in, sign_out
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# Runs in every page and frame before the page's own scripts (Playwright injects it through the
+# DevTools protocol, which the policy does not govern) and reports each violation to Python.
+LISTEN = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.pbrReportViolation({
+    page: location.href, directive: e.effectiveDirective, blocked: e.blockedURI,
+    source: e.sourceFile, line: e.lineNumber, sample: e.sample,
+  });
+});
+"""
+CSP_MESSAGE = re.compile(r"Content[ -]Security[ -]Policy|Permissions-Policy|Refused to",
+                         re.IGNORECASE)
+
+
+@pytest.fixture
+def programme(db, settings, tmp_path):
+    """C3 for Northshire with Pathway as prime and Clearview as auditor: January paid (a
+    statement and dashboard figures), a March claim with a payslip (PDF) and an employer's letter
+    (PNG) selected for verification, and an April return open for upload."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contracts.definition import load_document
+    from contracts.services import import_contract
+    from outcomes import evidence
+    from outcomes.models import Claim
+    from outcomes.services import add_rows, start_return, submit_return
+    from outcomes.verification.services import draw_sample, save_policy
+    from payments.services import run_period
+    from pbr.dashboards.refresh import refresh_contract
+    from pbr.demo import seed_people
+    from pbr.models import User
+    from tests.dashboards.conftest import caseload
+    from tests.dashboards.conftest import submitted_return as january_return
+    from tests.outcomes.conftest import EXAMPLES
+    from tests.verification.conftest import pdf_bytes, png_bytes
+
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["evidence"]["OPTIONS"]["location"] = str(tmp_path / "evidence")
+    settings.STORAGES = storages
+    settings.EVIDENCE_ROOT = tmp_path / "evidence"
+
+    orgs, _users = seed_people()
+    users = {u.username: u for u in User.objects.all()}
+    pathway = orgs["pathway-housing"]
+    contract = import_contract(load_document(EXAMPLES / "c3-work-programme.yaml"),
+                               commissioner=orgs["northshire-council"],
+                               links={"PRIME": pathway},
+                               auditor=orgs["clearview-assurance"], publish=True)
+    caseload(january_return(contract, pathway), "JSA_18_24", 30, 20, 10)
+    run, _lines = run_period(contract, "Jan 2012")
+
+    save_policy(contract, actor=users["commissioner"], values={"mode": "verify_all"})
+    provider = users["provider-manager"]
+    payslip = evidence.store(SimpleUploadedFile("payslip.pdf", pdf_bytes("Payslip: week 26")),
+                             "payslip.pdf", organisation=pathway, uploaded_by=provider,
+                             evidence_type="off_benefit_check")
+    letter = evidence.store(SimpleUploadedFile("employer-letter.png", png_bytes(160, 90)),
+                            "employer-letter.png", organisation=pathway, uploaded_by=provider,
+                            evidence_type="employer_letter")
+    march = start_return(contract, "Mar 2012", actor=provider)
+    add_rows(march, [(2, {
+        "participant_ref": "CASE-7", "ni_number": "AB123456C", "date_of_birth": "1990-05-01",
+        "segment": "JSA_18_24", "start_date": "2011-07-04", "outcome": "job_outcome",
+        "achieved": "2012-03-05", "started": "2011-09-05",
+        "evidence": f"E{payslip.pk};E{letter.pk}"})], actor=provider)
+    submit_return(march, actor=provider)
+    draw_sample(contract, actor=users["auditor"], seed=2012)
+    april = start_return(contract, "Apr 2012", actor=provider)
+    refresh_contract(contract, with_forecast=True)
+    return {"contract": contract, "run": run, "claim": Claim.objects.get(return_record=march),
+            "april": april}
+
+
+@pytest.fixture
+def watched(page):
+    """The page, with every CSP violation, CSP console message and script error recorded."""
+    found = {"violations": [], "console": [], "errors": []}
+    page.context.expose_function("pbrReportViolation",
+                                 lambda violation: found["violations"].append(violation))
+    page.context.add_init_script(LISTEN)
+    page.on("console", lambda m: CSP_MESSAGE.search(m.text) and found["console"].append(
+        f"{m.type}: {m.text} ({page.url})"))
+    page.on("pageerror", lambda exc: found["errors"].append(f"{exc} ({page.url})"))
+    return page, found
+
+
+def visit(page, live_server, path):
+    response = page.goto(live_server.url + path)
+    assert response.ok, (path, response.status)
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    page.wait_for_load_state("load")
+    return response
+
+
+def assert_clean(found):
+    assert not found["violations"], found["violations"]
+    assert not found["console"], found["console"]
+    assert not found["errors"], found["errors"]
+
+
+def charts_drawn(page):
+    page.wait_for_selector("table[data-chart-drawn]", state="attached")
+    canvases = page.locator("figure.pbr-chart canvas")
+    assert canvases.count() >= 1
+    # Chart.js sized the canvas through the CSSOM (allowed) and painted something on it.
+    size = canvases.first.bounding_box()
+    assert size["width"] > 100 and size["height"] > 100, size
+    return canvases.count()
+
+
+def test_no_policy_violation_on_any_roles_main_pages(live_server, watched, screenshot,
+                                                     programme):
+    page, found = watched
+    contract, run, claim = programme["contract"], programme["run"], programme["claim"]
+
+    # Signed out: the sign-in page and the API documentation (Swagger UI from files only).
+    visit(page, live_server, "/account/sign-in/")
+    assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')"), \
+        "the nonce'd js-enabled snippet did not run"
+    visit(page, live_server, "/api/docs/")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Payment by Results API" in page.locator(".swagger-ui .info .title").inner_text()
+    assert_clean(found)
+
+    # The provider.
+    sign_in(page, live_server, "provider-manager")
+    for path in ("/provider/", "/returns/", f"/returns/{programme['april'].pk}/upload/",
+                 "/returns/claims/", "/returns/evidence/", "/verification/my-claims/"):
+        visit(page, live_server, path)
+    visit(page, live_server, f"/returns/{programme['april'].pk}/upload/")
+    assert page.locator("form[data-upload-progress]").count() == 1
+    visit(page, live_server, "/dashboards/provider/")
+    charts_drawn(page)
+    assert_clean(found)
+    sign_out(page)
+
+    # The commissioner: contracts, the designer's htmx buttons, dashboards, a statement.
+    sign_in(page, live_server, "commissioner")
+    for path in ("/commissioner/", "/contracts/", f"/contracts/{contract.pk}/",
+                 f"/contracts/{contract.pk}/design/", f"/payments/runs/{run.pk}/",
+                 "/verification/"):
+        visit(page, live_server, path)
+    visit(page, live_server, f"/dashboards/contracts/{contract.pk}/")
+    assert charts_drawn(page) >= 2
+    screenshot("csp-contract-dashboard")
+    visit(page, live_server, "/dashboards/")
+    charts_drawn(page)
+    visit(page, live_server, "/contracts/design/new/")
+    page.fill("#f-reference", "CSP-1")
+    page.fill("#f-title", "Designed under the policy")
+    page.fill("#f-start", "2024-04-01")
+    page.fill("#f-end", "2025-03-31")
+    page.fill("#f-annual_value", "100000")
+    page.select_option("#f-_prime_organisation", label="Pathway Housing Trust")
+    page.select_option("#f-calendar-kind", "quarterly")
+    page.fill("#f-calendar-start", "2024-04-01")
+    page.click("text=Save and start designing")
+    page.click("a.govuk-task-list__link:has-text('Segments')")
+    page.evaluate("window.__samePage = true")
+    page.click("button:has-text('Add a segment')")
+    page.wait_for_selector("#f-segments-0-code")
+    assert page.evaluate("window.__samePage === true"), "htmx did not swap: the page reloaded"
+    assert_clean(found)
+    sign_out(page)
+
+    # The auditor: the queue and the claim with its evidence inline.
+    sign_in(page, live_server, "auditor")
+    visit(page, live_server, "/auditor/")
+    visit(page, live_server, "/verification/")
+    visit(page, live_server, f"/verification/claims/{claim.pk}/")
+    image = page.locator("img.pbr-evidence__image")
+    image.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=image.element_handle())
+    assert page.evaluate("getComputedStyle(document.querySelector('img.pbr-evidence__image'))"
+                         ".maxWidth") == "100%"  # the rule moved from style="" to app.css
+    # The PDF's frame loaded the evidence (a blocked frame would be about:blank or an error page,
+    # and the violation would be recorded).
+    frame = page.locator("iframe.pbr-evidence__pdf")
+    content = frame.element_handle().content_frame()
+    content.wait_for_load_state()
+    assert content.url == live_server.url + frame.get_attribute("src")
+    screenshot("csp-claim-review")
+    assert_clean(found)
