@@ -6,5 +6,8 @@ class PbrConfig(AppConfig):
     verbose_name = "Core: organisations, people, audit"
 
     def ready(self):
+        # Sign-in signal receivers: audit of failures, session clocks, the two-factor step.
+        from . import auth_lockout, auth_session, mfa  # noqa: F401
+
         # Registers the dashboards' refresh task and its payment-run signal in every process.
         from .dashboards import tasks  # noqa: F401

@@ -7,6 +7,17 @@ from .models import Organisation, OrganisationKind, Role, User
 
 DEMO_PASSWORD = "demo-password-123"
 
+# Demo people whose role needs two-factor authentication (ADR 0015) get an authenticator device
+# with one of these fixed, published keys, so a fresh clone can sign in: add the base32 key
+# (README.md) to an authenticator app, or run `python manage.py demo_totp USERNAME`. They are
+# public, so a device with one of them protects nothing: never use them on a live service.
+DEMO_TOTP_KEYS = {
+    "commissioner": "ab715e6518ca18f29c8b0f8a897898c45b0661f7",
+    "auditor": "a46731176da7aaebcb2190340bbfc9a6b04312ef",
+    "admin": "0ef38afccae50de1b61f56a0877dde81bd93eeed",
+}
+DEMO_DEVICE_NAME = "Demo authenticator (published key)"
+
 ORGANISATIONS = [
     ("northshire-council", "Northshire County Council", OrganisationKind.COMMISSIONING_BODY),
     ("pathway-housing", "Pathway Housing Trust", OrganisationKind.PROVIDER),
@@ -47,7 +58,47 @@ def seed_people():
             audit.record("user.created", actor=None, obj=user, organisation=user.organisation,
                          after={"role": role}, reason="Demo data", actor_label="seed_demo")
         users.append(user)
+        if username in DEMO_TOTP_KEYS:
+            seed_demo_device(user)
     return orgs, users
+
+
+def seed_demo_device(user):
+    """Give a demo user a confirmed TOTP device with their published key (unless they already
+    have a device: someone may have set up their own app)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if TOTPDevice.objects.filter(user=user).exists():
+        return None
+    return TOTPDevice.objects.create(user=user, name=DEMO_DEVICE_NAME, confirmed=True,
+                                     key=DEMO_TOTP_KEYS[user.username])
+
+
+def demo_device(username):
+    """The user's device if it is a demo one (its key is the published demo key), else None."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    key = DEMO_TOTP_KEYS.get(username)
+    if key is None:
+        return None
+    return TOTPDevice.objects.filter(user__username=username, key=key, confirmed=True).first()
+
+
+def readable_key(hex_key):
+    from .mfa import readable_secret
+
+    return readable_secret(hex_key)
+
+
+def current_code(device):
+    """The code an authenticator app holding this device's key shows now."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return f"{totp.token():0{device.digits}d}"
 
 
 def seed_contracts(orgs, users):

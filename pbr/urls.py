@@ -4,8 +4,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
-from .forms_auth import GovukAuthenticationForm, GovukPasswordResetForm
+from . import mfa_views, views
+from .forms_auth import (
+    GovukAuthenticationForm,
+    GovukPasswordChangeForm,
+    GovukPasswordResetForm,
+    GovukSetPasswordForm,
+)
 
 auth_patterns = [
     path("sign-in/", auth_views.LoginView.as_view(
@@ -16,13 +21,21 @@ auth_patterns = [
          name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
-    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+    path("password-reset/<uidb64>/<token>/",
+         auth_views.PasswordResetConfirmView.as_view(form_class=GovukSetPasswordForm),
          name="password_reset_confirm"),
     path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
-    path("password-change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password-change/", auth_views.PasswordChangeView.as_view(
+        form_class=GovukPasswordChangeForm), name="password_change"),
     path("password-change/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
+    # Two-factor authentication (ADR 0015).
+    path("two-factor/", mfa_views.mfa_account, name="mfa_account"),
+    path("two-factor/code/", mfa_views.mfa_verify, name="mfa_verify"),
+    path("two-factor/set-up/", mfa_views.mfa_setup, name="mfa_setup"),
+    path("two-factor/turn-off/", mfa_views.mfa_turn_off, name="mfa_turn_off"),
+    path("two-factor/reset/<int:user_pk>/", mfa_views.mfa_reset, name="mfa_reset"),
 ]
 
 urlpatterns = [

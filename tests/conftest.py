@@ -68,6 +68,56 @@ def site_admin(db):
                        is_staff=True, is_superuser=True)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real_mfa: client.force_login() leaves the two-factor step undone (the test "
+                   "exercises it), instead of standing in for a complete sign-in.")
+
+
+TEST_DEVICE_NAME = "Test device (tests/conftest.py)"
+
+
+def pass_second_factor(client, user):
+    """Mark `client`'s session as having entered a code from an authenticator app, as a real
+    sign-in through /account/two-factor/code/ would (a confirmed TOTP device is created for the
+    user if they have none). Only for tests that are not about signing in."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TEST_DEVICE_NAME, confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_is_a_complete_sign_in(request, monkeypatch):
+    """`client.force_login(user)` stands in for a complete sign-in: for a role that needs
+    two-factor authentication (commissioner, auditor, site admin: pbr/mfa.py) the session is
+    also marked as having entered a code, so the ~175 tests that are about something else need
+    not go through the code page. Tests about signing in use the real forms, or mark themselves
+    `@pytest.mark.real_mfa` to get a session that still owes its code (tests/pbr/test_mfa*.py).
+    CONTRIBUTING.md, "Tests and signing in"."""
+    if request.node.get_closest_marker("real_mfa"):
+        return
+    try:
+        from django.test import Client
+    except ImportError:  # the pure-engine tests run without Django
+        return
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        from pbr.mfa import role_requires_mfa
+
+        if role_requires_mfa(user):
+            pass_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _clean_evidence_root():
     yield

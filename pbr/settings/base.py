@@ -83,6 +83,10 @@ INSTALLED_APPS = [
     "contracts",
     "outcomes",
     "payments",
+    # Sign-in hardening (ADR 0015): lockout after repeated failures, and TOTP two-factor.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -98,6 +102,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # ADR 0015: which device verified this session; idle and absolute session expiry; nothing but
+    # the two-factor pages until a role that needs it has entered a code; the lockout page (last).
+    "django_otp.middleware.OTPMiddleware",
+    "pbr.auth_session.SessionExpiryMiddleware",
+    "pbr.mfa.MfaRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+# The lockout backend refuses a locked-out username+address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "pbr.auth_lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "pbr.urls"
@@ -123,14 +138,12 @@ TEMPLATES = [
     },
 ]
 
+# Django's rules with GOV.UK-style messages (pbr/auth_passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 12},
-    },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "pbr.auth_passwords.SimilarityValidator"},
+    {"NAME": "pbr.auth_passwords.LengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "pbr.auth_passwords.CommonValidator"},
+    {"NAME": "pbr.auth_passwords.NumericValidator"},
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -222,7 +235,8 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "pbr.api.authentication.OrganisationTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # A browser session counts only once its two-factor step is done (pbr/mfa.py).
+        "pbr.mfa.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -314,6 +328,36 @@ PBR_CLAIM_WINDOW_DAYS = env.int("PBR_CLAIM_WINDOW_DAYS", default=60)
 PBR_UPLOAD_BACKGROUND_BYTES = env.int("PBR_UPLOAD_BACKGROUND_BYTES", default=1024 * 1024)
 # The address links in emails point at (no request exists when the nightly task runs).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Sign-in: lockout, two-factor authentication, session expiry (ADR 0015) --------------------
+# django-axes locks one username from one address after this many failed passwords or codes
+# within the lockout period, for that period. Another person at the same address, and the same
+# person elsewhere, can still sign in.
+AXES_FAILURE_LIMIT = env.int("PBR_SIGN_IN_FAILURE_LIMIT", default=5)
+PBR_SIGN_IN_LOCKOUT_MINUTES = env.int("PBR_SIGN_IN_LOCKOUT_MINUTES", default=30)
+AXES_COOLOFF_TIME = PBR_SIGN_IN_LOCKOUT_MINUTES / 60  # hours, as a float
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Attempts during a lockout do not extend it, so the page can say when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failures are cleared by a complete sign-in (after the code, for two-factor users), not by
+# a correct password alone: pbr/auth_lockout.py.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "pbr.auth_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "pbr.auth_lockout.client_ip"
+# Successful sign-ins are not copied into a second, unmanaged table of addresses.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Behind N proxies that each append to X-Forwarded-For, the client is the Nth address from the
+# right; 0 means "no proxy": REMOTE_ADDR.
+PBR_TRUSTED_PROXY_COUNT = env.int("PBR_TRUSTED_PROXY_COUNT", default=0)
+
+# Two-factor authentication (TOTP, django-otp): commissioners, auditors and site admins must,
+# anyone else may (pbr/mfa.py). Authenticator apps show the account under this name.
+OTP_TOTP_ISSUER = SITE_NAME
+
+# A session ends after this long without a request, and never lasts longer than
+# SESSION_COOKIE_AGE from sign-in however busy it is (pbr/auth_session.py).
+PBR_SESSION_IDLE_MINUTES = env.int("PBR_SESSION_IDLE_MINUTES", default=30)
 
 # --- Data protection (docs/security.md, ADR 0017) ----------------------------------------------
 # Days after a contract's end date after which its evidence files are deleted and its

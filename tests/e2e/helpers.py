@@ -1,14 +1,62 @@
 """What the browser tests share: signing in and out through the real pages."""
 
+import time
+from binascii import unhexlify
+
 from pbr.demo import DEMO_PASSWORD
+
+CODE_PAGE = "/account/two-factor/code/"
+SET_UP_PAGE = "/account/two-factor/set-up/"
 
 
 def sign_in(page, live_server, username, password=DEMO_PASSWORD):
-    """Sign in through the sign-in page, as a person would."""
+    """Sign in through the sign-in page, as a person would; for someone asked for a two-factor
+    code, type the code their authenticator app would show (ADR 0015): on the code page from
+    their device's key in the database, on the set-up page from the key the page shows."""
     page.goto(f"{live_server.url}/account/sign-in/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+    page.wait_for_load_state()
+    path = page.url.removeprefix(live_server.url).split("?")[0]
+    if path == CODE_PAGE:
+        enter_code(page, code_for_user(username))
+    elif path == SET_UP_PAGE:
+        secret = page.inner_text("#secret-key")
+        enter_code(page, code_for_key(_hex_from_base32(secret)))
+
+
+def enter_code(page, code):
+    page.fill("#id_code", code)
+    page.click("button:has-text('Continue'), button:has-text('Turn on two-factor authentication')")
+    page.wait_for_load_state()
+
+
+def code_for_user(username):
+    """The current code of the user's confirmed device. A code is accepted once: if this one was
+    used already (the same person signed in within the last 30 seconds), wait for the next."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    while _step(device.step) <= device.last_t:
+        time.sleep(device.step - time.time() % device.step + 0.1)
+    return code_for_key(device.key, device.step, device.digits)
+
+
+def code_for_key(hex_key, step=30, digits=6):
+    from django_otp.oath import totp
+
+    return f"{totp(unhexlify(hex_key.encode()), step=step, digits=digits):0{digits}d}"
+
+
+def _step(step):
+    return int(time.time()) // step
+
+
+def _hex_from_base32(text):
+    from base64 import b32decode
+
+    return b32decode("".join(text.split())).hex()
 
 
 def sign_out(page):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pbr.demo import DEMO_PASSWORD, PEOPLE
+from pbr.demo import PEOPLE
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,9 +30,8 @@ def test_every_demo_user_lands_on_their_home_page(live_server, page, screenshot,
         assert page.locator("h1").inner_text() == "Sign in"
         # The GOV.UK stylesheet really loaded (not a bare page).
         assert page.evaluate("getComputedStyle(document.querySelector('h1')).fontWeight") == "700"
-        page.fill("#id_username", username)
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.click("button[type=submit]")
+        # The password, then (commissioner, auditor, admin) the code from the demo device.
+        sign_in(page, live_server, username)
         path, heading = EXPECTED[role]
         page.wait_for_url(f"{live_server.url}{path}")
         assert page.locator("h1").inner_text() == heading

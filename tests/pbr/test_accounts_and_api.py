@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from pbr.csv_export import safe_cell
-from pbr.demo import DEMO_PASSWORD
+from pbr.demo import DEMO_PASSWORD, DEMO_TOTP_KEYS, current_code, demo_device
 from pbr.models import ApiToken, AuditEvent, Role, User
 from pbr.services import issue_api_token, revoke_api_token
 
@@ -36,6 +36,10 @@ def test_sign_in_lands_on_the_role_home_page(client, username, home):
     call_command("seed_demo")
     response = client.post("/account/sign-in/", {"username": username, "password": DEMO_PASSWORD},
                            follow=True)
+    if username in DEMO_TOTP_KEYS:  # the second step: the demo device's current code
+        assert response.redirect_chain[-1][0] == "/account/two-factor/code/"
+        code = current_code(demo_device(username))
+        response = client.post("/account/two-factor/code/", {"code": code}, follow=True)
     assert response.redirect_chain[-1][0] == home
     assert response.status_code == 200
 

@@ -100,6 +100,8 @@ OBJECT_FACTORIES = {
     "return_upload_pk": route_return_upload,
     "sample_pk": route_sample,
     "sample_item_pk": route_sample_item,
+    # Resetting someone's two-factor authentication (site admins only; others do not find them).
+    "user_pk": lambda w: (w.users[Role.PROVIDER_USER].pk, Role.PROVIDER_MANAGER),
 }
 
 

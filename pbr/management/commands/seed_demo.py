@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from pbr.demo import DEMO_PASSWORD, seed_contracts, seed_people
+from pbr.demo import DEMO_PASSWORD, DEMO_TOTP_KEYS, readable_key, seed_contracts, seed_people
 
 
 class Command(BaseCommand):
@@ -24,3 +24,10 @@ class Command(BaseCommand):
             org = user.organisation.name if user.organisation else "(no organisation)"
             self.stdout.write(f"  {user.username:<18} {user.get_role_display():<20} {org}")
         self.stdout.write(f"Every demo password is: {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"{', '.join(sorted(DEMO_TOTP_KEYS))} also need a code from an authenticator app "
+            "after the password. Get the current code with:")
+        self.stdout.write("  python manage.py demo_totp USERNAME")
+        self.stdout.write("or add the demo key to an authenticator app (README.md lists them):")
+        for username, key in sorted(DEMO_TOTP_KEYS.items()):
+            self.stdout.write(f"  {username:<18} {readable_key(key)}")
