@@ -153,9 +153,13 @@ class DecideAppealSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
+# Claim ids are BigAutoField: a larger number is no claim, and the database refuses to compare it.
+MAX_ID = 2**63 - 1
+
+
 class BulkSerializer(serializers.Serializer):
-    claims = serializers.ListField(child=serializers.IntegerField(), allow_empty=False,
-                                   max_length=1000)
+    claims = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+                                   allow_empty=False, max_length=1000)
     decision = serializers.ChoiceField(choices=["verify", "reject"])
     reason_code = serializers.ChoiceField(choices=RejectionReason.choices, required=False,
                                           allow_blank=True, default="")

@@ -115,6 +115,18 @@ def test_queue_and_bulk_through_the_api(c3, world_a, people):
 
 
 @pytest.mark.django_db
+def test_bulk_refuses_claim_ids_no_claim_can_have(c3, world_a, people):
+    """Found by the API fuzz (tests/api): an id beyond the database's integer range was a
+    server error; it is a 400 naming the field and the position."""
+    auditor = _as(people["auditor"])
+    for bad in (2**63, 10**30, 0, -5):
+        response = auditor.post(f"{BASE}/claims/bulk/", {"claims": [1, bad], "decision": "verify"},
+                                format="json")
+        assert response.status_code == 400, response.content
+        assert set(response.json()) == {"claims"} and "1" in response.json()["claims"]
+
+
+@pytest.mark.django_db
 def test_samples_checks_and_policy_through_the_api(c3, world_a, people):
     commissioner, auditor = _as(people["commissioner"]), _as(people["auditor"])
     assert auditor.get(f"{BASE}/policies/{c3.pk}/").json()["is_set"] is False
