@@ -14,6 +14,7 @@ It also answers the two questions a designer and a finance officer ask before si
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -222,8 +223,24 @@ class _ClaimMaker:
         self.a = assumptions
         self.people: list[_Person] = []
         self.claims: list[Claim] = []
+        # (outcome, segment asked for) -> [people who may yet be eligible, in enrolment order;
+        # how many of self.people have been looked at]. Achievements only accumulate, so someone
+        # who can never again be given an outcome is dropped for good: choosing a participant
+        # then costs the few who still can, not the whole caseload (a capped basket's maximum
+        # enrols tens of thousands of people).
+        self._pools: dict[tuple[str, str | None], list] = {}
+        # What the terms say about an outcome (and segment), looked up once per maker.
+        self._memo: dict[tuple, object] = {}
+
+    def _known(self, key: tuple, work):
+        if key not in self._memo:
+            self._memo[key] = work()
+        return self._memo[key]
 
     def _default_segment(self, o: Outcome) -> str | None:
+        return self._known(("segment", o.code), lambda: self._find_default_segment(o))
+
+    def _find_default_segment(self, o: Outcome) -> str | None:
         if o.eligible_segments:
             return o.eligible_segments[0]
         for r in self.defn.rules:
@@ -234,7 +251,8 @@ class _ClaimMaker:
         return None
 
     def _baskets(self, o: Outcome):
-        return [b for b in self.defn.baskets if o.code in b.outcomes]
+        return self._known(("baskets", o.code),
+                           lambda: [b for b in self.defn.baskets if o.code in b.outcomes])
 
     def _basket_room(self, person: _Person, o: Outcome) -> bool:
         for b in self._baskets(o):
@@ -246,6 +264,9 @@ class _ClaimMaker:
         return True
 
     def _limit(self, o: Outcome, segment: str | None) -> int | None:
+        return self._known(("limit", o.code, segment), lambda: self._find_limit(o, segment))
+
+    def _find_limit(self, o: Outcome, segment: str | None) -> int | None:
         for r in self.defn.rules:
             if isinstance(r, Tariff):
                 for p in r.prices:
@@ -277,7 +298,50 @@ class _ClaimMaker:
             return False
         return self._basket_room(person, o)
 
+    def _never_again(self, person: _Person, o: Outcome, segment: str | None) -> bool:
+        """Whether `person` can never again be eligible for `o` (asked for `segment`): the
+        conditions of _eligible that only ever turn from yes to no, since a segment never
+        changes and achievements and steps only accumulate."""
+        if segment is not None and person.segment != segment:
+            return True
+        if o.eligible_segments and person.segment not in o.eligible_segments:
+            return True
+        mine = person.got.get(o.code, [])
+        if o.kind == "recurring":
+            limit = self._limit(o, person.segment)
+            return limit is not None and len(mine) >= limit
+        if o.kind == "progression":
+            return person.step + self.a.steps_gained.get(o.code, 1) > (o.steps or 1)
+        if o.kind not in ("personal", "milestone") and o.once_per_participant and mine:
+            return True
+        return not self._basket_room(person, o)
+
+    def _first_fewest(self, o: Outcome, segment: str | None, when: date) -> _Person | None:
+        """The participant _eligible allows with the fewest achievements of `o`, the earliest
+        enrolled among equals (what sorting every eligible participant by that count gives)."""
+        pool = self._pools.setdefault((o.code, segment), [[], 0])
+        people, seen = pool
+        people.extend(self.people[seen:])
+        pool[1] = len(self.people)
+        best, fewest, keep = None, None, []
+        for i, person in enumerate(people):
+            if self._never_again(person, o, segment):
+                continue
+            keep.append(person)
+            if self._eligible(person, o, segment, when):
+                count = len(person.got.get(o.code, []))
+                if fewest is None or count < fewest:
+                    best, fewest = person, count
+                    if count == 0:  # none can have fewer: the rest are kept unexamined
+                        keep.extend(people[i + 1:])
+                        break
+        pool[0] = keep
+        return best
+
     def _wait_weeks(self, o: Outcome, segment: str | None) -> int:
+        return self._known(("weeks", o.code, segment), lambda: self._find_wait_weeks(o, segment))
+
+    def _find_wait_weeks(self, o: Outcome, segment: str | None) -> int:
         weeks = [o.qualifying_weeks or 0] + [w.weeks for w in o.sustainment]
         for r in self.defn.rules:
             if isinstance(r, Tariff):
@@ -295,11 +359,8 @@ class _ClaimMaker:
         reuse_only = bool(o.prerequisites or o.trigger)
         fills = bool(self._baskets(o)) or (o.once_per_participant and o.kind in (
             "one_off", "graded", "milestone"))
-        candidates = [p for p in self.people if self._eligible(p, o, segment, when)]
-        candidates.sort(key=lambda p: len(p.got.get(o.code, [])))
-        if candidates and (reuse_only or fills):
-            person = candidates[0]
-        else:
+        person = self._first_fewest(o, segment, when) if reuse_only or fills else None
+        if person is None:
             seg = segment if segment is not None else self._default_segment(o)
             start = when - timedelta(weeks=self._wait_weeks(o, seg))
             person = self._new_person(seg, start)
@@ -577,7 +638,18 @@ def _cap_scopes(defn: ContractDefinition, rule_id: str) -> list[Cap]:
 
 def maximum_liability(defn: ContractDefinition) -> Liability:
     """The most the commissioner could owe in each financial year: everything achieved at or
-    beyond stretch and every cap reached, bounded by the caps and the maximum value."""
+    beyond stretch and every cap reached, bounded by the caps and the maximum value.
+
+    Worked out once per set of terms in a process (a definition is an immutable value, and the
+    answer depends on nothing else): every what-if run of the simulator page asks for it again,
+    and reaching a capped outcome basket's yearly cap means the engine assessing tens of
+    thousands of claims (NAT-10 in bench/national.py: 35,007, about a second)."""
+    found = _maximum_liability(defn)
+    return Liability(by_year=dict(found.by_year), notes=found.notes)
+
+
+@functools.lru_cache(maxsize=64)
+def _maximum_liability(defn: ContractDefinition) -> Liability:
     ps = periods(defn)
     best, notes = best_case_assumptions(defn)
     volumes, unbounded, vol_notes = _volume_for_caps(defn, ps)
