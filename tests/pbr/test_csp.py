@@ -207,6 +207,21 @@ def test_public_pages_and_refused_forms_keep_to_the_policy(client, world_a):
     assert seen == [200, 200, 200, 200, 404]
 
 
+@pytest.mark.django_db
+def test_the_django_admin_keeps_to_the_policy(client, site_admin):
+    from django.contrib import admin
+
+    client.force_login(site_admin)
+    urls = ["/admin/"]
+    for model in admin.site._registry:
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        urls += [base, base + "add/"]
+    seen = []
+    for url in urls:
+        _check(client, url, "site admin", seen)
+    assert seen.count(200) >= len(admin.site._registry), seen
+
+
 # --- evidence shown inline: the one relaxation ------------------------------------------------
 
 
