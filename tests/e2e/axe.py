@@ -41,6 +41,8 @@ def axe_source():
 
 def violations(page, impacts=FAILING_IMPACTS):
     """The page's WCAG 2.2 A/AA violations of the given impacts, as plain dicts."""
+    # After a click that navigates, the new document may still be loading: check all of it.
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source())
     found = page.evaluate(RUN_AXE, WCAG_AA_TAGS)

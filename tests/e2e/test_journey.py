@@ -17,6 +17,7 @@ import io
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.axe import describe, violations
 from tests.e2e.helpers import sign_in, sign_out
@@ -237,7 +238,7 @@ def test_the_whole_journey(live_server, page, screenshot, demo_people):
     page.select_option("#id_status", "appealed")
     page.click("button:has-text('Apply filters')")
     row = page.locator("tbody tr", has_text="CASE-3")
-    assert row.count() == 1
+    expect(row).to_have_count(1)  # waits for the filtered page (count() alone would not)
     journey.check("queue of appeals")
     row.locator(f"a:text-is('Claim {claim_ids['CASE-3']}')").click()
     page.check("input[name=upheld][value=no]")
