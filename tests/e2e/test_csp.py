@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.e2e.helpers import sign_in, sign_out
+from tests.e2e.test_returns import HEADER as UPLOAD_HEADER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -141,8 +142,16 @@ def test_no_policy_violation_on_any_roles_main_pages(live_server, watched, scree
     for path in ("/provider/", "/returns/", f"/returns/{programme['april'].pk}/upload/",
                  "/returns/claims/", "/returns/evidence/", "/verification/my-claims/"):
         visit(page, live_server, path)
+    # The upload script sends a file by XMLHttpRequest (connect-src 'self') and swaps in the
+    # refusal.
     visit(page, live_server, f"/returns/{programme['april'].pk}/upload/")
-    assert page.locator("form[data-upload-progress]").count() == 1
+    bad = f"{UPLOAD_HEADER}\nCASE-1,AB123456C,1990-05-01,JSA_18_24,2011-06-15,attachment,2011-02-30,,\n"
+    page.set_input_files("#id_file", files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                              "buffer": bad.encode()}])
+    with page.expect_request(lambda r: r.method == "POST"
+                             and r.headers.get("x-requested-with") == "XMLHttpRequest"):
+        page.click("button:has-text('Upload and check')")
+    page.locator(".govuk-error-summary").wait_for()
     visit(page, live_server, "/dashboards/provider/")
     charts_drawn(page)
     assert_clean(found)
