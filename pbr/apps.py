@@ -9,5 +9,7 @@ class PbrConfig(AppConfig):
         # Sign-in signal receivers: audit of failures, session clocks, the two-factor step.
         from . import auth_lockout, auth_session, mfa  # noqa: F401
 
+        mfa.hide_device_admin()
+
         # Registers the dashboards' refresh task and its payment-run signal in every process.
         from .dashboards import tasks  # noqa: F401

@@ -248,6 +248,15 @@ def confirm_setup(request, code):
 
 # --- Turning off and resetting ---------------------------------------------------------------
 
+def hide_device_admin():
+    """django-otp registers its devices in the admin site, where they could be deleted without
+    an audit event and their keys read. Resets go through mfa_reset and reset_mfa instead."""
+    from django.contrib import admin
+
+    if admin.site.is_registered(TOTPDevice):
+        admin.site.unregister(TOTPDevice)
+
+
 def can_turn_off(user):
     if (denied := signed_in(user)) is not None:
         return denied

@@ -428,3 +428,15 @@ def test_seed_demo_prints_how_to_get_a_code_and_keeps_existing_devices(capsys):
     assert TOTPDevice.objects.filter(confirmed=True).count() == 3
     call_command("seed_demo")
     assert TOTPDevice.objects.count() == 3
+
+
+def test_the_admin_site_does_not_offer_devices(client, site_admin):
+    """Deleting a device there would skip the audit log, and it would show the keys."""
+    from tests.conftest import pass_second_factor
+
+    client.force_login(site_admin)
+    pass_second_factor(client, site_admin)
+    index = client.get("/admin/").content.decode()
+    assert "Access attempts" in index  # axes: how a site admin lifts a lockout early
+    assert "TOTP device" not in index
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
