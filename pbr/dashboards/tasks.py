@@ -1,15 +1,18 @@
 """Background refresh of the dashboard figures (pbr/dashboards/refresh.py).
 
-Triggers: a payment run's approval (its contract, with the forecast and maximum liability), the
-beat schedule every half hour (claims, ledger, verification and committed figures of every live
-contract) and each night (one task per contract with forecasts), and a commissioner's "Work the
-figures out now" (the half-hourly refresh, with progress).
+Triggers: a payment run's approval (its contract, with the forecast and maximum liability), a
+return submitted or a sample drawn (that contract's claims figures, if it has figures already),
+the beat schedule every half hour (claims, ledger, verification and committed figures of every
+live contract whose inputs changed: ADR 0020) and each night (one task per contract with
+forecasts), and a commissioner's "Work the figures out now" (the half-hourly refresh, with
+progress).
 """
 
 import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -73,6 +76,37 @@ def refresh_dashboards(contract_ids=None, with_forecast=False, job_id=None):
     jobs.update(status=JobStatus.FAILED if failed and not done else JobStatus.SUCCEEDED,
                 finished_at=timezone.now(), message=message)
     return {"refreshed": done, "failed": failed}
+
+
+def _refresh_when_committed(contract_id):
+    """Refresh a contract's claims figures once the write commits, if it has figures at all (a
+    contract nobody has looked at yet waits for the half-hourly refresh). Robust: a refresh that
+    fails is logged, and never undoes or fails the write that prompted it."""
+    from .models import DashboardSnapshot
+
+    if DashboardSnapshot.objects.filter(contract_id=contract_id).exists():
+        transaction.on_commit(lambda: refresh_dashboard_contract.delay(contract_id, False),
+                              robust=True)
+
+
+@receiver(post_save, sender="outcomes.Return", dispatch_uid="dashboards-return-submitted")
+def return_submitted(sender, instance, update_fields=None, **kwargs):
+    """A submitted return adds claims waiting to be sampled: the verification queue's panel
+    reads them from the figures (outcomes/verification/queue.py), so work them out now rather
+    than at the next half hour (in the meantime the panel counts that contract itself)."""
+    if instance.status == "draft":
+        return
+    if update_fields is not None and "status" not in update_fields:
+        return
+    _refresh_when_committed(instance.contract_id)
+
+
+@receiver(post_save, sender="outcomes.Sample", dispatch_uid="dashboards-sample-drawn")
+def sample_drawn(sender, instance, created=False, **kwargs):
+    """A sample takes claims out of "waiting to be sampled" (and a post-payment check's
+    findings change error rates): as for a submitted return."""
+    if created:
+        _refresh_when_committed(instance.contract_id)
 
 
 @receiver(post_save, sender="payments.PaymentRun", dispatch_uid="dashboards-run-approved")

@@ -199,3 +199,48 @@ def test_the_queue_pages_are_the_slices_of_the_sorted_queue(two_worlds, world_a)
     for start in range(len(expected) + 1):
         for stop in range(start, len(expected) + 2):
             assert [c.pk for c in pager[start:stop]] == expected[start:stop]
+
+
+# --- keeping the panel's figures fresh --------------------------------------------------------
+
+
+def test_a_submitted_return_or_a_drawn_sample_refreshes_existing_figures(
+        contract, world_a, django_capture_on_commit_callbacks):
+    from outcomes.models import ReturnStatus
+    from outcomes.verification.models import VerificationPolicy
+
+    auditor = world_a.users[Role.AUDITOR]
+    ret = submitted_return(contract, world_a.provider)
+    caseload(ret, "JSA_18_24", 5, 0, 0, prefix="P")
+    refresh_contract(contract, with_forecast=False)
+
+    later = submitted_return(contract, world_a.provider, period_id="Feb 2012")
+    Return.objects.filter(pk=later.pk).update(status=ReturnStatus.DRAFT)
+    caseload(later, "JSA_18_24", 4, 0, 0, prefix="L")
+    later.refresh_from_db()
+    later.status, later.submitted_at = ReturnStatus.SUBMITTED, timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        later.save(update_fields=["status", "submitted_at"])
+    row = _panel(auditor)[contract.reference]
+    assert row["count"] == 9 and row["as_of"] is not None  # from the refreshed figures
+
+    VerificationPolicy.objects.create(contract=contract, sample_pct=100)
+    with django_capture_on_commit_callbacks(execute=True):
+        verification_services.draw_sample(contract, actor=auditor, seed=1)
+    snap = DashboardSnapshot.objects.get(contract=contract)
+    assert snap.summary["claims"]["by_provider_status"][str(world_a.provider.pk)] == {
+        "sampled": 9}
+    assert contract.reference not in _panel(auditor)
+
+
+def test_a_contract_without_figures_gets_none_from_a_submission(
+        contract, world_a, django_capture_on_commit_callbacks):
+    from outcomes.models import ReturnStatus
+
+    ret = submitted_return(contract, world_a.provider)
+    Return.objects.filter(pk=ret.pk).update(status=ReturnStatus.DRAFT)
+    ret.refresh_from_db()
+    ret.status = ReturnStatus.SUBMITTED
+    with django_capture_on_commit_callbacks(execute=True):
+        ret.save(update_fields=["status"])
+    assert not DashboardSnapshot.objects.filter(contract=contract).exists()
