@@ -4,7 +4,7 @@ Rows posted here go through the same validator as the web form and file upload. 
 is the for_user() scope, so another organisation's object is 404.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from contracts.models import Contract
+from pbr.api.filters import IdFilter, TextFilter, query_filters
 
 from . import evidence as evidence_files
 from . import external, permissions, services
@@ -76,13 +77,20 @@ def _rejected(exc):
                     status=status.HTTP_400_BAD_REQUEST)
 
 
+class ReturnFilters(serializers.Serializer):
+    contract = TextFilter("Contract reference.")
+    period = TextFilter("Period label, e.g. 'Jun 2013'.")
+    status = TextFilter("Return status, e.g. draft or submitted.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[ReturnFilters]))
 class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ReturnSerializer
     lookup_url_kwarg = "return_pk"
 
     def get_queryset(self):
         qs = Return.objects.for_user(self.request.user).select_related("contract", "provider")
-        params = self.request.query_params
+        params = query_filters(self.request, ReturnFilters)
         if params.get("contract"):
             qs = qs.filter(contract__reference=params["contract"])
         if params.get("period"):
@@ -184,6 +192,17 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(ReturnSerializer(new).data, status=status.HTTP_201_CREATED)
 
 
+class ClaimFilters(serializers.Serializer):
+    status = TextFilter("Claim status, e.g. passed or verified.")
+    outcome = TextFilter("Outcome code from the contract terms.")
+
+    def get_fields(self):
+        # "return" is a Python keyword, so it cannot be declared as a class attribute.
+        return {"return": IdFilter("Id of the return the claims are in."),
+                **super().get_fields()}
+
+
+@extend_schema_view(list=extend_schema(parameters=[ClaimFilters]))
 class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ClaimSerializer
     lookup_url_kwarg = "claim_pk"
@@ -191,7 +210,7 @@ class ClaimViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         qs = (Claim.objects.for_user(self.request.user)
               .select_related("participant").prefetch_related("evidence_files"))
-        params = self.request.query_params
+        params = query_filters(self.request, ClaimFilters)
         for param, lookup in (("return", "return_record_id"), ("status", "status"),
                               ("outcome", "outcome")):
             if params.get(param):
@@ -225,8 +244,10 @@ class EvidenceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"file": [str(exc)]}) from exc
         return Response(EvidenceSerializer(stored).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes},
-                   summary="Download the file (always as an attachment)")
+    @extend_schema(responses={(200, content_type): bytes
+                              for content_type, _ext, _words in evidence_files.KINDS.values()},
+                   summary="Download the file (always as an attachment, in the type it was "
+                           "checked to be)")
     @action(detail=True, methods=["get"])
     def download(self, request, evidence_file_pk=None):
         from pbr import audit
@@ -247,6 +268,16 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "return_record", "row_number", "participant_ref", "event", "occurred"]
 
 
+class EventFilters(serializers.Serializer):
+    event = TextFilter("Event code from the contract terms.")
+    participant_ref = TextFilter("The provider's own reference for the person.")
+
+    def get_fields(self):
+        return {"return": IdFilter("Id of the return the events are in."),
+                **super().get_fields()}
+
+
+@extend_schema_view(list=extend_schema(parameters=[EventFilters]))
 class EventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Participant events in returns you can see; add them with POST /returns/{id}/events/."""
 
@@ -254,7 +285,7 @@ class EventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         qs = ParticipantEvent.objects.for_user(self.request.user).select_related("participant")
-        params = self.request.query_params
+        params = query_filters(self.request, EventFilters)
         for param, lookup in (("return", "return_record_id"), ("event", "event"),
                               ("participant_ref", "participant__provider_reference")):
             if params.get(param):
@@ -295,6 +326,15 @@ class DatasetRowsSerializer(serializers.Serializer):
         return attrs
 
 
+class DatasetFilters(serializers.Serializer):
+    contract = TextFilter("Contract reference.")
+    dataset = TextFilter("Dataset code from the contract terms.")
+    current = serializers.BooleanField(required=False, default=False,
+                                       help_text="Only the figures in force (the newest for "
+                                                 "each dataset and period).")
+
+
+@extend_schema_view(list=extend_schema(parameters=[DatasetFilters]))
 class DatasetValueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """External figures (baselines, comparison cohorts): the commissioner who manages the
     contract uploads them; everyone on the contract can read them."""
@@ -304,12 +344,12 @@ class DatasetValueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         qs = DatasetValue.objects.for_user(self.request.user).select_related("contract", "upload")
-        params = self.request.query_params
+        params = query_filters(self.request, DatasetFilters)
         if params.get("contract"):
             qs = qs.filter(contract__reference=params["contract"])
         if params.get("dataset"):
             qs = qs.filter(dataset=params["dataset"])
-        if params.get("current") in ("1", "true"):
+        if params.get("current"):
             qs = qs.current()
         return qs
 
