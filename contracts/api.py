@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from pbr.api.filters import TextFilter, query_filters
 from pbr.models import Organisation, OrganisationKind
 
 from . import permissions
@@ -146,6 +147,11 @@ DOCUMENT_BODY = {media: {"type": "object", "description": "A contract definition
 REFUSED = OpenApiResponse(RefusedSerializer, description="Every problem; nothing was saved.")
 
 
+class ContractFilters(serializers.Serializer):
+    status = TextFilter("Contract status, e.g. published.")
+    reference = TextFilter("The contract's reference, e.g. C2-SOUTHEND.")
+
+
 # --- views -------------------------------------------------------------------------------------
 
 
@@ -158,7 +164,7 @@ class ContractViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         qs = (Contract.objects.for_user(self.request.user).select_related("commissioner")
               .prefetch_related(Prefetch("versions",
                                          queryset=TermsVersion.objects.order_by("number"))))
-        params = self.request.query_params
+        params = query_filters(self.request, ContractFilters)
         if params.get("status"):
             qs = qs.filter(status=params["status"])
         if params.get("reference"):
@@ -173,9 +179,8 @@ class ContractViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             return [parser() for parser in DOCUMENT_PARSERS]
         return super().get_parsers()
 
-    @extend_schema(
-        summary="Contracts you can see (filter by ?status= or ?reference=)",
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("reference", str)])
+    @extend_schema(summary="Contracts you can see (filter by ?status= or ?reference=)",
+                   parameters=[ContractFilters])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -230,6 +230,18 @@ def test_refusals_asked_for_as_yaml_are_yaml_with_the_reason(client, world_a, co
 
 
 @pytest.mark.django_db
+def test_list_filters_refuse_what_the_database_cannot_compare(client, world_a, commissioner):
+    """Found by the API fuzz (tests/api): PostgreSQL refuses a NUL character in any string, so
+    a filter holding one was a server error there; it is a 400 naming the parameter."""
+    contract = _mine(world_a, links={"EFS": world_a.provider}, publish=True)
+    response = client.get(LIST, {"reference": "C2\x00"})
+    assert response.status_code == 400
+    assert response.json() == {"reference": ["Null characters are not allowed."]}
+    found = client.get(LIST, {"reference": contract.reference, "status": "published"}).json()
+    assert [c["id"] for c in found["results"]] == [contract.pk]
+
+
+@pytest.mark.django_db
 def test_variation_problems_and_permissions(client, world_a, commissioner):
     contract = _mine(world_a, links={"EFS": world_a.provider}, publish=True)
     url = detail(contract, "variations/")
