@@ -6,7 +6,11 @@ organisation or segregation of duties is 403; a claim in the wrong state is 409;
 invalid input is 400. Each carries the reason in `detail`.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -14,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from contracts.models import Contract
+from pbr.api.filters import IdFilter, TextFilter, query_filters
 from pbr.models import AuditEvent, User
 
 from .models import Claim
@@ -26,7 +31,7 @@ from .verification.models import (
     SampleKind,
     VerificationPolicy,
 )
-from .verification.policy import policy_values
+from .verification.policy import get_policy
 from .verification.queue import provider_claims, queue_for
 
 # --- serializers ----------------------------------------------------------------------------
@@ -39,8 +44,9 @@ class QuerySerializer(serializers.Serializer):
     raised_at = serializers.DateTimeField()
     due_date = serializers.DateField()
     response = serializers.CharField()
-    responded_by = serializers.CharField(source="responded_by.username", default=None)
-    responded_at = serializers.DateTimeField()
+    responded_by = serializers.CharField(source="responded_by.username", default=None,
+                                         allow_null=True)
+    responded_at = serializers.DateTimeField(allow_null=True)
     evidence = serializers.SerializerMethodField()
 
     def get_evidence(self, obj) -> list[str]:
@@ -52,23 +58,27 @@ class AppealSerializer(serializers.Serializer):
     grounds = serializers.CharField()
     lodged_by = serializers.CharField(source="lodged_by.username")
     lodged_at = serializers.DateTimeField()
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
-    decided_at = serializers.DateTimeField()
+    decided_by = serializers.CharField(source="decided_by.username", default=None,
+                                       allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
     upheld = serializers.BooleanField(allow_null=True)
     note = serializers.CharField()
 
 
 class ReviewSerializer(serializers.Serializer):
-    sample = serializers.CharField(source="sample.reference", default=None)
+    sample = serializers.CharField(source="sample.reference", default=None, allow_null=True)
     reasons = serializers.ListField(child=serializers.DictField())
-    allocated_to = serializers.CharField(source="allocated_to.username", default=None)
-    due_date = serializers.DateField()
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
-    decided_at = serializers.DateTimeField()
+    allocated_to = serializers.CharField(source="allocated_to.username", default=None,
+                                         allow_null=True)
+    due_date = serializers.DateField(allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", default=None,
+                                       allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
     reason_code = serializers.CharField()
     note = serializers.CharField()
-    rejected_by = serializers.CharField(source="rejected_by.username", default=None)
-    rejected_at = serializers.DateTimeField()
+    rejected_by = serializers.CharField(source="rejected_by.username", default=None,
+                                        allow_null=True)
+    rejected_at = serializers.DateTimeField(allow_null=True)
     after_payment = serializers.BooleanField()
 
 
@@ -91,7 +101,8 @@ class VerificationClaimSerializer(serializers.ModelSerializer):
         return explain(obj, has_policy=None if with_policy is None
                        else obj.return_record.contract_id in with_policy)
 
-    def get_review(self, obj) -> dict | None:
+    @extend_schema_field(ReviewSerializer(allow_null=True))
+    def get_review(self, obj):
         review = obj.review if permissions.has_review(obj) else None
         return ReviewSerializer(review).data if review else None
 
@@ -166,6 +177,12 @@ class BulkSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+BULK_RESULTS = inline_serializer("BulkResults", {"results": serializers.ListField(
+    child=inline_serializer("BulkResult", {
+        "claim": serializers.IntegerField(), "done": serializers.BooleanField(),
+        "refused": serializers.CharField(help_text="Why not, when done is false.")}))})
+
+
 def _act(action_name, request, claim, call):
     """Role/organisation refusal -> 403; the service's own refusal -> 409 (state) or 400."""
     decision = permissions.can_act(request.user, claim, action_name)
@@ -181,6 +198,21 @@ def _act(action_name, request, claim, call):
     return Response(VerificationClaimDetailSerializer(claim).data)
 
 
+class QueueFilters(serializers.Serializer):
+    contract = IdFilter("Contract id.")
+    provider = IdFilter("Provider organisation id (verifiers).")
+    outcome = TextFilter("Outcome code from the contract terms.")
+    status = TextFilter("Claim status; without it, the claims still being verified.")
+    due_before = serializers.DateField(required=False, help_text="Decision due on or before "
+                                                                 "this date (verifiers).")
+    allocated = serializers.RegexField(
+        r"^(me|none|[0-9]{1,18})$", required=False, allow_blank=True,
+        error_messages={"invalid": "Give me, none or a user id."},
+        help_text="me, none, or a user id (verifiers).")
+    attention = serializers.BooleanField(required=False, default=False,
+                                         help_text="Only claims waiting on you (providers).")
+
+
 class VerificationClaimViewSet(viewsets.ReadOnlyModelViewSet):
     """Claims in verification. Verifiers see their work queue; providers their own claims."""
 
@@ -190,19 +222,18 @@ class VerificationClaimViewSet(viewsets.ReadOnlyModelViewSet):
         return VerificationClaimDetailSerializer if self.action != "list" \
             else VerificationClaimSerializer
 
-    @extend_schema(parameters=[OpenApiParameter(name, str, required=False) for name in (
-        "contract", "provider", "outcome", "status", "due_before", "allocated")],
-        summary="The work queue (verifiers) or your claims in verification (providers)")
+    @extend_schema(parameters=[QueueFilters],
+                   summary="The work queue (verifiers) or your claims in verification (providers)")
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         user = self.request.user
         if self.action == "list":
+            params = query_filters(self.request, QueueFilters)
             if user.is_provider:
-                return provider_claims(user, self.request.query_params)
-            return queue_for(user, self.request.query_params).prefetch_related("queries",
-                                                                               "appeals")
+                return provider_claims(user, params)
+            return queue_for(user, params).prefetch_related("queries", "appeals")
         return (Claim.objects.for_user(user)
                 .select_related("return_record__contract", "return_record__provider",
                                 "participant")
@@ -322,7 +353,8 @@ class VerificationClaimViewSet(viewsets.ReadOnlyModelViewSet):
         return _act(name, request, claim, lambda: services.decide_appeal(
             claim, actor=request.user, **data.validated_data))
 
-    @extend_schema(request=BulkSerializer, summary="Verify or reject a selection of claims")
+    @extend_schema(request=BulkSerializer, responses=BULK_RESULTS,
+                   summary="Verify or reject a selection of claims")
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         data = BulkSerializer(data=request.data)
@@ -495,9 +527,15 @@ class SampleItemViewSet(viewsets.GenericViewSet):
 
 
 class PolicySerializer(serializers.ModelSerializer):
+    is_set = serializers.SerializerMethodField(
+        help_text="False: no policy is set and these are the defaults.")
+
     class Meta:
         model = VerificationPolicy
-        fields = list(VerificationPolicy.SNAPSHOT_FIELDS)
+        fields = [*VerificationPolicy.SNAPSHOT_FIELDS, "is_set"]
+
+    def get_is_set(self, obj) -> bool:
+        return obj.pk is not None
 
 
 class VerificationPolicyViewSet(viewsets.GenericViewSet):
@@ -513,8 +551,8 @@ class VerificationPolicyViewSet(viewsets.GenericViewSet):
                                                        "(defaults when none is set)")
     def retrieve(self, request, contract_pk=None):
         contract = self.get_object()
-        return Response({**policy_values(contract),
-                         "is_set": VerificationPolicy.objects.filter(contract=contract).exists()})
+        policy = get_policy(contract) or VerificationPolicy(contract=contract)
+        return Response(PolicySerializer(policy).data)
 
     @extend_schema(request=PolicySerializer, responses=PolicySerializer,
                    summary="Set the contract's verification policy (its commissioner)")
@@ -531,7 +569,7 @@ class VerificationPolicyViewSet(viewsets.GenericViewSet):
                                           values=data.validated_data)
         except services.InputError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({**policy.snapshot(), "is_set": True})
+        return Response(PolicySerializer(policy).data)
 
     def partial_update(self, request, contract_pk=None):
         return self.update(request, contract_pk)

@@ -127,6 +127,55 @@ def test_bulk_refuses_claim_ids_no_claim_can_have(c3, world_a, people):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("params", "field"), [
+    ({"allocated": "\u00b2"}, "allocated"),  # a digit to str.isdigit(), not to int()
+    ({"contract": "C3"}, "contract"), ({"provider": "-1"}, "provider"),
+    ({"due_before": "soon"}, "due_before"), ({"outcome": "a\x00"}, "outcome"),
+])
+def test_queue_filters_refuse_what_cannot_be_compared(c3, people, params, field):
+    """Found by the API fuzz (tests/api): the queue's filters reached the database unchecked."""
+    response = _as(people["auditor"]).get(f"{BASE}/claims/", params)
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+@pytest.mark.django_db
+def test_policy_values_have_the_documented_types(c3, people):
+    """Found by the API fuzz (tests/api): the policy came back as the sample snapshot's strings
+    ("True", "20") where the schema documents booleans and whole numbers."""
+    auditor, commissioner = _as(people["auditor"]), _as(people["commissioner"])
+    defaults = auditor.get(f"{BASE}/policies/{c3.pk}/").json()
+    assert defaults["is_set"] is False and defaults["check_duplicates"] is True
+    assert isinstance(defaults["review_days"], int) and defaults["sample_pct"] == "10.00"
+    saved = commissioner.patch(f"{BASE}/policies/{c3.pk}/", {"review_days": 15,
+                                                              "check_outliers": False},
+                               format="json").json()
+    assert saved["is_set"] is True and saved["review_days"] == 15
+    assert saved["check_outliers"] is False and saved["value_threshold"] is None
+
+
+@pytest.mark.django_db
+def test_schema_describes_what_the_verification_api_returns(client, people):
+    """Found by the API fuzz (tests/api): undecided appeals, unanswered queries and open reviews
+    hold nulls the schema did not allow, and bulk answered a shape the schema did not name."""
+    client.force_login(people["auditor"])
+    schemas = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()[
+        "components"]["schemas"]
+    for component, fields in {
+        "Appeal": ["decided_by", "decided_at"],
+        "Query": ["responded_by", "responded_at"],
+        "Review": ["sample", "allocated_to", "due_date", "decided_by", "decided_at",
+                   "rejected_by", "rejected_at"],
+    }.items():
+        for name in fields:
+            assert schemas[component]["properties"][name].get("nullable") is True, (component,
+                                                                                   name)
+    assert set(schemas["BulkResults"]["properties"]) == {"results"}
+    assert set(schemas["BulkResult"]["properties"]) == {"claim", "done", "refused"}
+    assert schemas["Policy"]["properties"]["is_set"]["type"] == "boolean"
+
+
+@pytest.mark.django_db
 def test_samples_checks_and_policy_through_the_api(c3, world_a, people):
     commissioner, auditor = _as(people["commissioner"]), _as(people["auditor"])
     assert auditor.get(f"{BASE}/policies/{c3.pk}/").json()["is_set"] is False
