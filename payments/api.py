@@ -6,7 +6,7 @@ import json
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -129,6 +129,9 @@ class LiabilityView(APIView):
 
 class SubcontractorLedgerView(APIView):
     @extend_schema(summary="Each subcontractor's flow-down lines with a running total",
+                   parameters=[OpenApiParameter(
+                       "status", str, enum=["approved"],
+                       description="approved: only lines of approved runs.")],
                    responses=inline_serializer("SubcontractorLedger", {
                        "contract": serializers.CharField(),
                        "subcontractors": serializers.ListField(child=serializers.DictField())}))

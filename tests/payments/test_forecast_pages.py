@@ -120,6 +120,10 @@ def test_api_subcontractor_ledger_and_statement_pdf(client, world_a):
                           HTTP_ACCEPT="application/pdf")
     assert response.status_code == 200 and response.content.startswith(b"%PDF-")
     assert "DRAFT" in response["Content-Disposition"]
+    # ?status=approved is documented, so the API fuzz (tests/api) sends it too.
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    ledger = schema["paths"]["/api/v1/contracts/{contract_pk}/subcontractor-ledger/"]["get"]
+    assert [p["name"] for p in ledger["parameters"] if p["in"] == "query"] == ["status"]
 
 
 def test_a_contract_with_no_published_terms_has_nothing_to_forecast(client, world_a):
