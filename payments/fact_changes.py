@@ -29,6 +29,7 @@ when a later migration rebuilds the table.
 
 from django.db import connection as default_connection
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 FACT_CHANGE = "INSERT INTO payments_factchange(participant_id)"
@@ -279,15 +280,23 @@ def contract_facts_version(contract):
     whatever was worked out from its facts at the first moment still holds (payment runs skip
     a re-run; dashboards can skip a refresh). Numbers only go up.
 
-    It folds the marks the triggers left into the stored number, in a short transaction of its
-    own (a savepoint inside the caller's): call it *before* reading the facts it vouches for,
-    and outside long transactions, since it locks the contract's version row until commit. A
-    write committed after the call leaves a mark, so the next call returns a higher number.
+    When the triggers have left marks, it folds them into the stored number in a short
+    transaction of its own (a savepoint inside the caller's), locking the contract's version row
+    until commit: call it *before* reading the facts it vouches for, and outside long
+    transactions. Without marks it is a single read. A write committed after the call leaves a
+    mark, so the next call returns a higher number.
     `contract` is a Contract or its id.
     """
     from .models import ContractFactMark, ContractFactsVersion
 
     contract_id = getattr(contract, "pk", contract)
+    marks = ContractFactMark.objects.filter(contract_id=contract_id)
+    # Nothing to fold (the usual case): one read, no lock, no transaction. Both are read in one
+    # statement; a mark committed after it is folded by the next call.
+    found = (ContractFactsVersion.objects.filter(contract_id=contract_id)
+             .annotate(pending=Exists(marks)).values_list("version", "pending").first())
+    if found is not None and not found[1]:
+        return found[0]
     with transaction.atomic():
         current = (ContractFactsVersion.objects.select_for_update()
                    .filter(contract_id=contract_id).values_list("version", flat=True).first())
@@ -296,7 +305,7 @@ def contract_facts_version(contract):
                 [ContractFactsVersion(contract_id=contract_id)], ignore_conflicts=True)
             current = (ContractFactsVersion.objects.select_for_update()
                        .filter(contract_id=contract_id).values_list("version", flat=True).get())
-        folded, _ = ContractFactMark.objects.filter(contract_id=contract_id).delete()
+        folded, _ = marks.delete()
         if folded:
             current += 1
             ContractFactsVersion.objects.filter(contract_id=contract_id).update(

@@ -104,10 +104,15 @@ class LedgerLineQuerySet(models.QuerySet):
 
 
 class LedgerLine(models.Model):
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="ledger_lines")
-    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="lines")
+    # No single-column indexes on contract, run or key: every lookup by contract is served by
+    # the (contract, ...) indexes below and every lookup by run by the unique constraint's
+    # (run, computation, key) index; each extra index slows every line a run posts.
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="ledger_lines",
+                                 db_index=False)
+    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="lines",
+                            db_index=False)
     period_id = models.CharField(max_length=40)
-    key = models.CharField(max_length=300, db_index=True)
+    key = models.CharField(max_length=300)
     kind = models.CharField(max_length=40)
     rule_id = models.CharField(max_length=100)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
@@ -118,7 +123,7 @@ class LedgerLine(models.Model):
     inputs = models.JSONField(default=dict, blank=True)
     references = models.JSONField(default=list, blank=True)
     corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="corrections")
+                                 related_name="corrections", db_index=False)
     computation = models.PositiveIntegerField(help_text="Which computation of the run posted it.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -128,7 +133,10 @@ class LedgerLine(models.Model):
         ordering = ["id"]
         indexes = [models.Index(fields=["contract", "key"]),
                    models.Index(fields=["contract", "participant"], name="ledger_contract_participant"),
-                   models.Index(fields=["contract", "id"], name="ledger_contract_id")]
+                   models.Index(fields=["contract", "id"], name="ledger_contract_id"),
+                   # Few lines correct another: index only those.
+                   models.Index(fields=["corrects"], condition=Q(corrects__isnull=False),
+                                name="ledger_corrects")]
         constraints = [
             # A computation posts each key at most once: a retried computation cannot double-post.
             models.UniqueConstraint(fields=["run", "computation", "key"], name="unique_key_per_computation"),

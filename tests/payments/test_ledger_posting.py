@@ -1,0 +1,82 @@
+"""New ledger lines are posted with COPY on PostgreSQL (bulk_create elsewhere): every field
+arrives exactly as given, whatever characters it holds, ids rise in posting order, and the
+unique constraint still refuses a double post. The ledger keeps only the indexes its lookups
+use."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from payments.models import LedgerLine, PaymentRun
+from payments.services import _post_lines
+from tests.payments.test_incremental_runs import contract_from, periods_of
+
+FIELDS = ("contract_id", "run_id", "period_id", "key", "kind", "rule_id", "amount", "shadow",
+          "subcontractor", "participant", "explanation", "inputs", "references", "corrects_id",
+          "computation")
+AWKWARD = "tab\there, new\nline, return\r, back\\slash \\N \\t, £1,200 “quoted” 'single' ,;|"
+
+
+def _run(world):
+    contract = contract_from(world, "c3-work-programme.yaml")
+    period = periods_of(contract)[0]
+    return PaymentRun.objects.create(
+        contract=contract, period_id=period.id, period_index=period.index,
+        period_start=period.start, period_end=period.end,
+        terms_version=contract.current_version())
+
+
+def _line(run, n, **extra):
+    values = {"contract": run.contract, "run": run, "period_id": run.period_id, "key": f"k{n}",
+              "kind": "outcome", "rule_id": "r1", "amount": Decimal("400.00"), "shadow": False,
+              "subcontractor": "", "participant": "", "explanation": f"Line {n}", "inputs": {},
+              "references": [], "computation": 1}
+    values.update(extra)
+    return LedgerLine(**values)
+
+
+@pytest.mark.django_db
+def test_posted_lines_arrive_exactly_as_given(world_a):
+    run = _run(world_a)
+    [first] = _post_lines([_line(run, 0)])
+    rows = [
+        _line(run, 1, key=f"key {AWKWARD}", explanation=AWKWARD, participant="P7",
+              subcontractor="T1-NORTH", amount=Decimal("-1234567.89"), shadow=True,
+              inputs={"text": AWKWARD, "nested": {"list": [1, "2", None, True]},
+                      "amount": "400.00", "none": None},
+              references=["C1", AWKWARD, "I2"], corrects=first, computation=3),
+        _line(run, 2, amount=Decimal("0.00"), inputs={"empty": ""}, references=[]),
+        *[_line(run, n) for n in range(3, 40)],
+    ]
+    expected = [tuple(getattr(r, f) for f in FIELDS) for r in rows]
+    posted = _post_lines(rows)
+    assert posted is not None and len(posted) == len(rows)
+    ids = [ln.pk for ln in posted]
+    assert all(ids) and ids == sorted(ids) and ids[0] > first.pk
+    stored = {ln.pk: tuple(getattr(ln, f) for f in FIELDS)
+              for ln in LedgerLine.objects.filter(pk__in=ids)}
+    assert [stored[pk] for pk in ids] == expected
+    assert all(not ln._state.adding for ln in posted)  # saved: append-only rules apply
+    assert LedgerLine.objects.get(pk=ids[0]).created_at is not None
+
+
+@pytest.mark.django_db
+def test_a_key_posted_twice_in_one_computation_is_refused(world_a):
+    run = _run(world_a)
+    _post_lines([_line(run, 1)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _post_lines([_line(run, 2), _line(run, 1)])
+    assert LedgerLine.objects.filter(run=run).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_ledger_keeps_only_the_indexes_its_lookups_use():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "payments_ledgerline")
+    indexed = sorted(tuple(c["columns"]) for c in constraints.values()
+                     if c["index"] or c["unique"] or c["primary_key"])
+    # Lookups by contract use the (contract, ...) indexes, by run the unique constraint's.
+    assert indexed == [("contract_id", "id"), ("contract_id", "key"),
+                       ("contract_id", "participant"), ("corrects_id",), ("id",),
+                       ("run_id", "computation", "key")]
