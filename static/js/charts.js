@@ -62,7 +62,9 @@
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", caption + ": chart of the figures in the table that follows.");
     figure.appendChild(canvas);
-    table.parentNode.insertBefore(figure, table);
+    // Above the table's scrolling region (if any), so the chart keeps the page's width.
+    var anchor = table.closest(".pbr-table-scroll") || table;
+    anchor.parentNode.insertBefore(figure, anchor);
     new window.Chart(canvas, {
       type: kind,
       data: { labels: labels, datasets: datasets },
