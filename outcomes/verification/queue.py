@@ -51,14 +51,19 @@ def verifier_contracts(user):
     return Contract.objects.none()
 
 
-def _scoped(user):
-    """Claim.objects.for_user(user), reached through the user's contracts: for an auditor
-    for_user filters on `id IN (claims of the audited contracts)`, which makes PostgreSQL list
-    every claim of those contracts (millions) before it can filter them."""
+def _scoped_returns(user):
+    """Return.objects.for_user(user), reached through the user's contracts: for an auditor or a
+    commissioner for_user filters on `id IN (rows of their contracts)`, which for claims makes
+    PostgreSQL list every claim of those contracts (millions) before it can filter them."""
     if _active(user) and not user.is_site_admin and user.organisation_id is not None \
             and user.role in (Role.AUDITOR, Role.COMMISSIONER):
-        return Claim.objects.filter(return_record__contract__in=verifier_contracts(user))
-    return Claim.objects.for_user(user)
+        return Return.objects.filter(contract__in=verifier_contracts(user))
+    return Return.objects.for_user(user)
+
+
+def _scoped(user):
+    """Claim.objects.for_user(user), through the returns it covers."""
+    return Claim.objects.filter(return_record__in=_scoped_returns(user))
 
 
 # What a page of the queue shows with each claim.
@@ -75,16 +80,19 @@ def queue_for(user, params=None):
     code, status, due_before date, allocated = me / none / a user id). Without a status: the
     claims still being verified. Bad filter values are ignored, never an error."""
     params = params or {}
-    claims = _live(_scoped(user))
+    # The latest version of each return in scope, narrowed by contract and provider before any
+    # claim is read: the claims are then reached through these returns only.
+    returns = _scoped_returns(user).latest_versions()
+    if str(params.get("contract") or "").isdigit():
+        returns = returns.filter(contract_id=int(params["contract"]))
+    if str(params.get("provider") or "").isdigit():
+        returns = returns.filter(provider_id=int(params["provider"]))
+    claims = Claim.objects.filter(return_record__in=returns)
     status = params.get("status") or ""
     if status in ClaimStatus.values:
         claims = claims.filter(status=status)
     else:
         claims = claims.filter(status__in=OPEN_STATUSES)
-    if str(params.get("contract") or "").isdigit():
-        claims = claims.filter(return_record__contract_id=int(params["contract"]))
-    if str(params.get("provider") or "").isdigit():
-        claims = claims.filter(return_record__provider_id=int(params["provider"]))
     if params.get("outcome"):
         claims = claims.filter(outcome=str(params["outcome"]).strip())
     due = params.get("due_before")
