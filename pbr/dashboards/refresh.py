@@ -466,18 +466,21 @@ def inputs(contract):
     }
 
 
-def refresh_contract(contract, *, with_forecast=True):
+def refresh_contract(contract, *, with_forecast=True, force=False):
     """Work out and store one contract's figures; returns the snapshot.
 
     with_forecast: also run the engine for the income forecast and the simulator for the
     maximum liability (the nightly refresh, and after a payment run); otherwise both are kept
     from the last time they were worked out, and a contract whose inputs() are those its
     figures were worked out from is not worked out again: its figures are marked as checked
-    now (`computed_at`) and kept."""
+    now (`computed_at`) and kept.
+
+    force: work the figures out even so (after writes that bypassed the fact-change triggers,
+    such as the benchmarks' bulk set-up with `session_replication_role = replica`)."""
     started = time.monotonic()
     now = timezone.now()
     current = inputs(contract)
-    if not with_forecast:
+    if not with_forecast and not force:
         kept = DashboardSnapshot.objects.filter(contract=contract, summary__inputs=current)
         if kept.update(computed_at=now):
             log.info("Dashboard figures for %s unchanged", contract.reference)
