@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.axe import describe, violations
+from tests.e2e.conftest import artifacts_dir
 from tests.e2e.helpers import sign_in, sign_out
 from tests.verification.conftest import pdf_bytes
 
@@ -244,12 +245,12 @@ def test_the_whole_journey(live_server, page, screenshot, demo_people):
     page.check("input[name=upheld][value=no]")
     page.fill("form[action$='/decide-appeal/'] textarea[name=note]",
               "The agreement's start date is the date that counts under the terms.")
-    journey.shot("appeal-decision")
+    journey.check("deciding the appeal")
     page.click("button:has-text('Record the decision')")
     assert "Appeal decided." in banner(page)
     appeal = page.locator("main").inner_text()
     assert "Dismissed: The agreement's start date is the date that counts" in appeal
-    journey.check("appeal decided")
+    journey.shot("appeal-dismissed")
 
     page.click("nav a:text-is('Contracts')")
     page.click("a:text-is('JOURNEY-1')")
@@ -287,6 +288,7 @@ def test_the_whole_journey(live_server, page, screenshot, demo_people):
         page.click("a:text-is('Download as PDF')")
     pdf = download.value
     assert pdf.suggested_filename.endswith(".pdf")
+    pdf.save_as(artifacts_dir() / f"journey-{journey.step + 1:02d}-statement.pdf")  # kept too
     with open(pdf.path(), "rb") as handle:
         body = handle.read()
     assert body.startswith(b"%PDF-")
