@@ -16,9 +16,10 @@ Steps, each printed as it goes:
    task does; contracts that already have figures are skipped unless --refresh all.
 3. Start gunicorn on 127.0.0.1 against the database (DEBUG off), sign each locust user in
    through the sign-in form (before the measured minute: twenty password hashes at once would
-   otherwise hold up the pages measured), and run locust headless (bench/locustfile.py) against
-   that loopback address only: it stops by itself after --run-time. Each user opens pages with
-   0.5-1.5 s between them.
+   otherwise hold up the pages measured), commissioners and auditors entering a code from an
+   authenticator device the runner gives them (ADR 0015), and run locust headless
+   (bench/locustfile.py) against that loopback address only: it stops by itself after
+   --run-time. Each user opens pages with 0.5-1.5 s between them.
 4. Print requests, failures, median and p95 per page, the machine's load average before and
    after, and write var/bench-dashboards.json. Exit 1 if any measured page's p95 is above
    --p95-ms or any request failed.
@@ -46,6 +47,9 @@ if str(ROOT) not in sys.path:
 from bench import harness  # noqa: E402
 
 PASSWORD = "bench-dashboards-password-0123"
+# The bench users' authenticator app (ADR 0015: commissioners and auditors enter a code after
+# their password). A fixed key, in the benchmark's own database only.
+TOTP_KEY = "62656e63682d64617368626f617264732d746f7470"
 USERS = {"commissioner": "bench-dash-commissioner", "provider": "bench-dash-provider",
          "auditor": "bench-dash-auditor"}
 PROTECTED_DBS = {"pbr_bench_national"}
@@ -202,6 +206,40 @@ def warm_up(port):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/account/sign-in/", timeout=30).read()
 
 
+def authenticator_apps(plan, kinds, users):
+    """Give each bench user whose role needs two-factor a confirmed authenticator device with
+    TOTP_KEY, afresh (no code used yet), accepting codes up to `users` + 2 steps ahead: each of
+    that user's sign-ins below enters the code of the next 30-second step, since a device
+    never accepts the same step twice."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from pbr import mfa
+    from pbr.models import User
+
+    for kind in kinds:
+        user = User.objects.get(username=plan[kind])
+        if not mfa.role_requires_mfa(user):
+            continue
+        TOTPDevice.objects.filter(user=user).delete()
+        TOTPDevice.objects.create(user=user, name=mfa.DEVICE_NAME, key=TOTP_KEY, confirmed=True,
+                                  tolerance=users + 2)
+
+
+def _codes():
+    """Codes of TOTP_KEY for this 30-second step and each one after it, in turn."""
+    from binascii import unhexlify
+
+    from django_otp.oath import TOTP
+
+    now = time.time()
+    step = 0
+    while True:
+        totp = TOTP(unhexlify(TOTP_KEY), step=30, t0=0, digits=6, drift=0)
+        totp.time = now + 30 * step
+        yield f"{totp.token():06d}"
+        step += 1
+
+
 def sign_in_all(port, plan, users, kinds):
     """Sign every locust user in through the real sign-in form before the measured minute, so
     20 password hashes at once (deliberately slow) do not hold up the pages being measured.
@@ -218,24 +256,51 @@ def sign_in_all(port, plan, users, kinds):
         def redirect_request(self, *args, **kwargs):
             return None
 
+    def post(opener, url, fields):
+        """POST a form from the page at `url` (its CSRF token); the redirect's location."""
+        page = opener.open(url, timeout=60).read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}).encode()
+        try:
+            opener.open(urllib.request.Request(url, data=data, headers={"Referer": url}),
+                        timeout=120)
+        except urllib.error.HTTPError as answer:
+            if answer.code == 302:
+                return answer.headers.get("Location", "")
+            raise SystemExit(f"{url} answered {answer.code}") from None
+        return None  # the form came back: refused
+
+    def landing(opener, url):
+        """Where a signed-in person lands from `url`, redirects followed."""
+        for _ in range(5):
+            try:
+                opener.open(url, timeout=60).read()
+                return url
+            except urllib.error.HTTPError as answer:
+                if answer.code != 302:
+                    raise SystemExit(f"{url} answered {answer.code}") from None
+                url = urllib.parse.urljoin(url, answer.headers.get("Location", ""))
+        raise SystemExit(f"too many redirects from {url}")
+
     sessions = {}
     for kind in kinds:
         sessions[kind] = []
+        codes = _codes()
         for _ in range(users):
             jar = http.cookiejar.CookieJar()
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), Stay())
-            base = f"http://127.0.0.1:{port}/account/sign-in/"
-            form = opener.open(base, timeout=60).read().decode()
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
-            data = urllib.parse.urlencode({"username": plan[kind], "password": plan["password"],
-                                           "csrfmiddlewaretoken": token}).encode()
-            request = urllib.request.Request(base, data=data, headers={"Referer": base})
-            try:
-                opener.open(request, timeout=120)
-                raise SystemExit(f"{plan[kind]} could not sign in (the form came back)")
-            except urllib.error.HTTPError as answer:
-                if answer.code != 302 or "sign-in" in answer.headers.get("Location", ""):
-                    raise SystemExit(f"{plan[kind]} could not sign in ({answer.code})") from None
+            server = f"http://127.0.0.1:{port}"
+            where = post(opener, f"{server}/account/sign-in/",
+                         {"username": plan[kind], "password": plan["password"]})
+            if where is None or "sign-in" in where:
+                raise SystemExit(f"{plan[kind]} could not sign in ({where or 'refused'})")
+            where = landing(opener, urllib.parse.urljoin(server, where))
+            if "/two-factor/code/" in where:  # the second step, as the person would take it
+                after = post(opener, where, {"code": next(codes)})
+                if after is None or "/two-factor/" in after:
+                    raise SystemExit(f"{plan[kind]}'s code was refused ({after or 'refused'})")
+            elif "/two-factor/" in where:
+                raise SystemExit(f"{plan[kind]} has no authenticator device ({where})")
             cookie = next(c.value for c in jar if c.name == "sessionid")
             sessions[kind].append(cookie)
     return sessions
@@ -332,7 +397,10 @@ def main(argv=None):
     try:
         warm_up(port)
         log(f"Signing {args.users} users of each kind in through the sign-in form ...")
-        plan["sessions"] = sign_in_all(port, plan, args.users, [c.lower() for c in args.only])
+        kinds = [c.lower() for c in args.only]
+        authenticator_apps(plan, kinds, args.users)
+        connections.close_all()
+        plan["sessions"] = sign_in_all(port, plan, args.users, kinds)
         env["PBR_LOAD_PLAN"] = json.dumps(plan)
         log(f"Locust: {args.users} users for {args.run_time} s ...")
         rows = run_locust(env, port, args.users, args.run_time, work / "locust", args.only)
