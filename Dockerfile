@@ -2,7 +2,8 @@
 FROM node:20-bookworm-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Runtime assets only: axe-core (browser tests) is a dev dependency.
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=pbr.settings.production
@@ -17,8 +18,9 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY --from=assets /app/node_modules ./node_modules
 COPY . .
-# collectstatic needs a SECRET_KEY to import production settings; this one is thrown away.
+# collectstatic needs the keys to import production settings; these are thrown away.
 RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_urlsafe(60))") \
+    PSEUDONYM_KEY=build-only-$(python -c "import secrets; print(secrets.token_urlsafe(48))") \
     python manage.py collectstatic --noinput \
  && mkdir -p var/evidence && chown -R pbr:pbr var
 USER pbr

@@ -55,7 +55,8 @@ FILE_UPLOAD_HANDLERS = [
 
 # Keyed hash for pseudonymising participant identifiers (returns issue); separate from SECRET_KEY
 # so that rotating session keys never breaks cross-provider duplicate matching.
-PSEUDONYM_KEY = env.str("PSEUDONYM_KEY", default="dev-only-pseudonym-key")
+INSECURE_DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
+PSEUDONYM_KEY = env.str("PSEUDONYM_KEY", default=INSECURE_DEV_PSEUDONYM_KEY)
 
 EMAIL_URL = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_URL)

@@ -1,7 +1,3 @@
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +8,7 @@ from pbr.csv_export import safe_cell
 from pbr.demo import DEMO_PASSWORD, DEMO_TOTP_KEYS, current_code, demo_device
 from pbr.models import ApiToken, AuditEvent, Role, User
 from pbr.services import issue_api_token, revoke_api_token
+from tests.production_env import production_env, python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,21 +102,8 @@ def test_csv_cells_cannot_become_formulas():
     assert safe_cell(None) == "" and safe_cell("plain") == "plain"
 
 
-def _production_env(**extra):
-    env = dict(os.environ)
-    # The browser tests' conftest sets this for Playwright; a deployment never has it.
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.update(SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="pbr.example.org",
-               DATABASE_URL="sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"))
-    env.update(extra)
-    return env
-
-
 def test_check_deploy_with_production_settings_prints_no_warnings():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--settings=pbr.settings.production"],
-        cwd=ROOT, env=_production_env(), capture_output=True, text=True, timeout=120,
-    )
+    result = python("manage.py", "check", "--deploy")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues (0 silenced)." in output, output
@@ -127,11 +111,27 @@ def test_check_deploy_with_production_settings_prints_no_warnings():
 
 
 def test_production_refuses_the_development_secret_key():
-    env = _production_env()
+    env = production_env()
     env.pop("SECRET_KEY")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--settings=pbr.settings.production"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
+    result = python("manage.py", "check", env=env)
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_the_development_pseudonym_key():
+    """With the development key, anyone who reads this repository could rebuild the pseudonyms of
+    National Insurance numbers and dates of birth (docs/security.md)."""
+    env = production_env()
+    env.pop("PSEUDONYM_KEY")
+    result = python("manage.py", "check", env=env)
+    assert result.returncode != 0
+    assert "Set PSEUDONYM_KEY" in result.stderr
+    for placeholder in ("short", "change-me-to-another-random-string-as-.env.example-has"):
+        result = python("manage.py", "check", env=production_env(PSEUDONYM_KEY=placeholder))
+        assert result.returncode != 0 and "Set PSEUDONYM_KEY" in result.stderr
+
+
+def test_production_refuses_env_example_placeholder_secret_key():
+    result = python("manage.py", "check", env=production_env(
+        SECRET_KEY="change-me-to-a-random-string-of-at-least-50-characters-xxxxxxxxxxxxxxxx"))
+    assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr

@@ -3,11 +3,9 @@ reach, and not with cross-site requests (ADR 0015). Checked on real cookies made
 middleware in a process started with production settings."""
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.production_env import production_env, python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,13 +44,7 @@ print(json.dumps({"cookies": cookies, "settings": {
 
 
 def test_production_cookies_are_secure_httponly_and_same_site():
-    env = dict(os.environ)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.update(DJANGO_SETTINGS_MODULE="pbr.settings.production",
-               SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="pbr.example.org",
-               DATABASE_URL="sqlite://:memory:")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = python("-c", SCRIPT, env=production_env(DATABASE_URL="sqlite://:memory:"))
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["settings"] == {"SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True,

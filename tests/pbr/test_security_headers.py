@@ -2,10 +2,6 @@
 settings, and `manage.py check --deploy` clean with them (ADR 0016)."""
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +10,7 @@ from django.test import RequestFactory, override_settings
 
 from pbr.middleware import PermissionsPolicyMiddleware, permissions_policy
 from pbr.models import Role
+from tests.production_env import production_env, python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,17 +72,8 @@ def test_a_view_that_sets_its_own_permissions_policy_keeps_it():
 # --- production ---------------------------------------------------------------------------------
 
 
-def _production_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_"))}
-    env.update(DJANGO_SETTINGS_MODULE="pbr.settings.production",
-               # URL-safe: django-environ reads a value starting with "$" as a reference.
-               SECRET_KEY=secrets.token_urlsafe(48))
-    return env
-
-
 def _run(*args):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=_production_env(),
-                          capture_output=True, text=True, timeout=300)
+    return python(*args)
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +122,6 @@ def test_check_deploy_is_clean_with_production_settings():
 
 def test_check_deploy_would_report_a_missing_hsts_setting():
     """The check above is not vacuous: the same command with HSTS switched off warns."""
-    env = _production_env()
-    env["SECURE_HSTS_SECONDS"] = "0"
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
-                             "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = python("manage.py", "check", "--deploy", "--fail-level", "WARNING",
+                    env=production_env(SECURE_HSTS_SECONDS="0"))
     assert result.returncode != 0 and "security.W004" in result.stdout + result.stderr
