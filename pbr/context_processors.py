@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from .mfa import needs_code
 from .models import Role
 
 
@@ -35,6 +36,9 @@ def navigation_for(user):
 
 def navigation(request):
     user = getattr(request, "user", None)
+    if user is not None and getattr(request, "session", None) is not None and needs_code(request):
+        # Half signed in: every link would lead back to the code page (pbr.mfa's middleware).
+        return {"navigation_items": []}
     current = request.path
     items = []
     for label, url in navigation_for(user):

@@ -440,3 +440,15 @@ def test_the_admin_site_does_not_offer_devices(client, site_admin):
     assert "Access attempts" in index  # axes: how a site admin lifts a lockout early
     assert "TOTP device" not in index
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+def test_the_code_page_offers_no_navigation_until_the_code_is_entered(client, world_a, site_admin,
+                                                                      clock):
+    user = person(world_a, site_admin, Role.COMMISSIONER)
+    device = device_for(user)
+    password_step(client, user)
+    page = client.get(CODE_PAGE).content.decode()
+    assert 'href="/contracts/"' not in page and "Audit log" not in page
+    client.post(CODE_PAGE, {"code": code(device.key)})
+    page = client.get("/", follow=True).content.decode()
+    assert 'href="/contracts/"' in page and "Audit log" in page
