@@ -842,7 +842,8 @@ def claim_events(outcome, spell_start, recorded):
 def _recorded_events(returns, up_to_date, participants=None):
     """participant id -> [(occurred, event code)] from the given returns, known by the date."""
     found = {}
-    events = ParticipantEvent.objects.filter(return_record__in=returns, occurred__lte=up_to_date)
+    events = ParticipantEvent.objects.filter(return_record__in=returns,
+                                             occurred__lte=up_to_date).order_by()  # sorted below
     rows = []
     for scope in _participant_scopes(participants):
         scoped = events if scope is None else events.filter(participant_id__in=scope)
@@ -879,7 +880,9 @@ def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.
     """
     requires = verification_required(contract)
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
-    claims = Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date)
+    # order_by(): the rows are sorted below; the default ordering would join every claim's
+    # return, contract and provider only to sort them in the database first.
+    claims = Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date).order_by()
     rows, evidence = [], {}
     links = EvidenceFile.claims.through.objects.exclude(evidencefile__evidence_type="")
     for scope in _participant_scopes(participants):

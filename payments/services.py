@@ -298,15 +298,21 @@ _COPY_COLUMNS = ("id", "contract_id", "run_id", "period_id", "key", "kind", "rul
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_field(value):
-    """One field in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, dict | list):
-        value = json.dumps(value)  # what the JSONField itself sends
-    return str(value).translate(_COPY_ESCAPES)
+def _copy_text(value):
+    """Text in COPY's text format (backslash, tab, newline and carriage return escaped)."""
+    return value.translate(_COPY_ESCAPES)
+
+
+def _copy_row(row, created):
+    """One ledger line as a row of COPY's text format, in _COPY_COLUMNS order. JSON fields are
+    written as the JSONField itself writes them (json.dumps)."""
+    esc = _copy_text
+    corrects = "\\N" if row.corrects_id is None else str(row.corrects_id)
+    return (f"{row.pk}\t{row.contract_id}\t{row.run_id}\t{esc(row.period_id)}\t{esc(row.key)}\t"
+            f"{esc(row.kind)}\t{esc(row.rule_id)}\t{row.amount}\t{'t' if row.shadow else 'f'}\t"
+            f"{esc(row.subcontractor)}\t{esc(row.participant)}\t{esc(row.explanation)}\t"
+            f"{esc(json.dumps(row.inputs))}\t{esc(json.dumps(row.references))}\t{corrects}\t"
+            f"{row.computation}\t{created}\n")
 
 
 def _post_lines(rows):
@@ -320,16 +326,14 @@ def _post_lines(rows):
     if connection.vendor != "postgresql" or not rows:
         return LedgerLine.objects.bulk_create(rows, batch_size=2000)
     now = timezone.now()
+    created = now.isoformat()
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence('payments_ledgerline', 'id')) "
                        "FROM generate_series(1, %s)", [len(rows)])
         ids = sorted(pk for (pk,) in cursor.fetchall())
-        stream = io.StringIO()
         for pk, row in zip(ids, rows, strict=True):
             row.pk, row.created_at = pk, now
-            stream.write("\t".join(_copy_field(getattr(row, name)) for name in _COPY_COLUMNS))
-            stream.write("\n")
-        stream.seek(0)
+        stream = io.StringIO("".join(_copy_row(row, created) for row in rows))
         columns = ", ".join(f'"{name}"' for name in _COPY_COLUMNS)
         with connection.wrap_database_errors:  # Django's IntegrityError, as bulk_create raises
             cursor.cursor.copy_expert(f"COPY payments_ledgerline ({columns}) FROM STDIN", stream)
