@@ -6,7 +6,7 @@ Each is what a Paginator takes as its object list: `count()`, and a slice return
 claims, in order. `pbr.views.paginate` and the pagination partial work with them unchanged.
 """
 
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, Value, When, Window
 
 
 def _in_order(rows, ids):
@@ -20,17 +20,34 @@ class NarrowSort:
 
     PostgreSQL joins every candidate row to all the tables a page shows before it sorts them:
     thousands of participant and review look-ups to keep 25. Here the sort reads only what it
-    orders by, and the page's rows are read by id afterwards: two queries a page, plus the count.
+    orders by, and the page's rows are read by id afterwards.
+
+    Given the page the request asks for (`page`, `per_page`), the count comes with that page's
+    ids from one query (`COUNT(*) OVER ()`: the sort has to see every candidate anyway), so a
+    page costs two queries, not three; a page past the end falls back to counting alone.
     """
 
     ordered = True
 
-    def __init__(self, ordered_claims, rows):
+    def __init__(self, ordered_claims, rows, *, page=None, per_page=None):
+        self._ordered = ordered_claims
         self._ids = ordered_claims.values_list("pk", flat=True)
         self._rows = rows
         self._count = None
+        self._read = {}  # (start, stop) -> ids already read with the count
+        self._asked = None
+        if per_page:  # no page, or not a page number: the first, as Paginator.get_page reads it
+            number = int(page) if str(page).isdigit() and int(page) > 0 else 1
+            self._asked = ((number - 1) * per_page, number * per_page)
 
     def count(self):
+        if self._count is None and self._asked is not None:
+            start, stop = self._asked
+            found = list(self._ordered.annotate(total=Window(Count("pk")))
+                         .values_list("pk", "total")[start:stop])
+            if found:
+                self._count = found[0][1]
+                self._read[(start, min(stop, self._count))] = [pk for pk, _total in found]
         if self._count is None:
             self._count = self._ids.order_by().count()
         return self._count
@@ -41,7 +58,10 @@ class NarrowSort:
     def __getitem__(self, index):
         if not isinstance(index, slice):
             raise TypeError("A page of claims is read as a slice.")
-        return _in_order(self._rows, list(self._ids[index]))
+        ids = self._read.get((index.start or 0, index.stop))
+        if ids is None:
+            ids = list(self._ids[index])
+        return _in_order(self._rows, ids)
 
 
 class ClaimsByReturn:

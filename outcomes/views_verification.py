@@ -44,7 +44,8 @@ def verification_queue(request):
     claims = queue_for(request.user, form.params())
     # Sorted on ids, then one page of rows read with their joins (outcomes/paging.py).
     rows = Claim.objects.select_related(*QUEUE_RELATED)
-    page, query = paginate(request, NarrowSort(claims.select_related(None), rows))
+    page, query = paginate(request, NarrowSort(claims.select_related(None), rows,
+                                               page=request.GET.get("page"), per_page=25))
     return render(request, "verification/queue.html", {
         "form": form, "page": page, "query": query,
         "waiting": waiting_to_be_sampled(request.user),

@@ -201,6 +201,27 @@ def test_the_queue_pages_are_the_slices_of_the_sorted_queue(two_worlds, world_a)
             assert [c.pk for c in pager[start:stop]] == expected[start:stop]
 
 
+def test_the_queue_page_asked_for_is_read_with_its_count(two_worlds, world_a,
+                                                         django_assert_num_queries):
+    """The count comes with the asked page's ids; through Django's Paginator, as the page
+    uses it, every page (and pages past the end or not numbers) shows what slicing would."""
+    from django.core.paginator import Paginator
+
+    auditor = world_a.users[Role.AUDITOR]
+    expected = list(verification_queue.queue_for(auditor).values_list("pk", flat=True))
+    for per_page in (1, 3, 25):
+        for asked in ("1", "2", "3", "4", "9", "x", None):
+            pager = NarrowSort(verification_queue.queue_for(auditor), Claim.objects.all(),
+                               page=asked, per_page=per_page)
+            page = Paginator(pager, per_page).get_page(asked)
+            first = (page.number - 1) * per_page
+            assert [c.pk for c in page.object_list] == expected[first:first + per_page]
+    pager = NarrowSort(verification_queue.queue_for(auditor), Claim.objects.all(),
+                       page="2", per_page=3)
+    with django_assert_num_queries(2):  # ids with the count, then the rows
+        assert len(Paginator(pager, 3).get_page("2").object_list) == 1
+
+
 # --- keeping the panel's figures fresh --------------------------------------------------------
 
 
