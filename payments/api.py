@@ -84,7 +84,8 @@ class RunPeriodView(APIView):
         decision = can_run_payments(request.user, contract)
         if not decision:
             raise PermissionDenied(decision.reason)
-        period = request.data.get("period")
+        # Any JSON is parsed, not only an object: a list or a string has no period either.
+        period = request.data.get("period") if hasattr(request.data, "get") else None
         if not isinstance(period, str) or not period.strip():
             raise ValidationError({"period": "Give the period label, e.g. 'P4 2013-14'."})
         try:

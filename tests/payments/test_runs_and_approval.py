@@ -1,5 +1,7 @@
 """Runs from the browser, statements, approval (with a second approver above a value), exports."""
 
+import json
+
 import pytest
 from django.test import override_settings
 
@@ -109,3 +111,9 @@ def test_statement_api_and_run_api(client, c2, world_a):
     response = client.post(f"/api/v1/contracts/{c2.contract.pk}/run-period/",
                            {"period": "Q9 2012-13"}, content_type="application/json")
     assert response.status_code == 400 and "no period called" in response.json()["detail"]
+    # Found by the API fuzz (tests/api): a body that is JSON but not an object was a server error.
+    for body in (["Q1 2012-13"], "Q1 2012-13", 7):
+        response = client.post(f"/api/v1/contracts/{c2.contract.pk}/run-period/",
+                               json.dumps(body), content_type="application/json")
+        assert response.status_code == 400
+        assert response.json() == {"period": "Give the period label, e.g. 'P4 2013-14'."}
