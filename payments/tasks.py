@@ -4,6 +4,7 @@ a run posts only the difference, so a retried or duplicated task posts nothing n
 import datetime
 
 from celery import shared_task
+from django.db.models import Count
 from django.utils import timezone
 
 from contracts.models import Contract
@@ -53,7 +54,11 @@ def run_due_periods(today=None):
     """Beat-scheduled: for each live contract, compute every closed period not yet approved."""
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     queued = 0
-    for contract in live_contracts():
+    # Largest first (by participants): with several workers, the last task to start should be
+    # a short one, not the contract that takes longest.
+    contracts = live_contracts().annotate(size=Count("participants")).order_by("-size",
+                                                                                "reference")
+    for contract in contracts:
         periods = [p.id for p in due_periods(contract, day)]
         if periods:
             enqueue_contract_run(contract, periods)

@@ -230,3 +230,18 @@ def test_a_bulk_write_is_one_mark_per_statement_on_postgresql(world_a):
                        "WHERE tgname LIKE 'pbr\\_fact\\_change%%'")
         ours, row_level = cursor.fetchone()
     assert ours >= 30 and row_level == 0
+
+
+@pytest.mark.django_db
+def test_the_nightly_fan_out_starts_the_largest_contracts_first(world_a):
+    from payments.tasks import run_due_periods
+    from pbr.models import Job
+
+    small = _paid_c3(world_a, reference="C3-A-SMALL")
+    large = _paid_c3(world_a, reference="C3-B-LARGE")
+    for _ in range(3):
+        large.prog.person(large.jun)
+    assert run_due_periods(today="2011-08-01") == 2
+    names = list(Job.objects.order_by("pk").values_list("name", flat=True))
+    assert names == [f"Payment run {large.contract.reference}",
+                     f"Payment run {small.contract.reference}"]
