@@ -26,7 +26,7 @@ from .verification.explain import explain
 from .verification.extrapolation import projected_recovery
 from .verification.models import Sample, SampleItem, SampleKind, VerificationPolicy
 from .verification.policy import get_policy
-from .verification.queue import QUEUE_RELATED, provider_claims, queue_for, waiting_to_be_sampled
+from .verification.queue import QUEUE_RELATED, provider_claims, queue_for, waiting_by_contract
 
 INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
 # The site-wide policy refuses frames (ADR 0016); the review page shows PDF evidence in an
@@ -48,7 +48,7 @@ def verification_queue(request):
                                                page=request.GET.get("page"), per_page=25))
     return render(request, "verification/queue.html", {
         "form": form, "page": page, "query": query,
-        "waiting": waiting_to_be_sampled(request.user),
+        "waiting": waiting_by_contract(request.user),
         "bulk_form": forms.BulkForm(), "filtered": bool(form.params()),
     })
 

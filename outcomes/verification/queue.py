@@ -131,7 +131,7 @@ def provider_claims(user, params=None):
     return _base(claims).prefetch_related("queries", "appeals").distinct()
 
 
-def waiting_to_be_sampled(user):
+def waiting_by_contract(user):
     """The 'claims waiting to be sampled' panel: each contract `user` may draw samples for that
     has claims waiting (passed their checks or held, in the latest version of each return), as
     {"contract": {"pk", "reference"}, "count", "has_policy", "as_of"}, in reference order.

@@ -72,7 +72,7 @@ def test_the_queue_sees_exactly_the_claims_for_user_sees(two_worlds, world_a, wo
 
 def _panel(user):
     return {row["contract"]["reference"]: row for row in
-            verification_queue.waiting_to_be_sampled(user)}
+            verification_queue.waiting_by_contract(user)}
 
 
 def test_waiting_counts_come_from_current_figures_and_are_counted_when_there_are_none(
