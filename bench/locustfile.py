@@ -30,7 +30,8 @@ class SignedIn(HttpUser):
 
     def on_start(self):
         """Take a session the runner signed in through the sign-in form; without one (locust
-        run by hand), sign in here."""
+        run by hand), sign in here: enough for a provider, but commissioners and auditors
+        then still owe a two-factor code (ADR 0015), which only the runner enters."""
         sessions = PLAN.get("sessions", {}).get(self.kind)
         if sessions:
             self.client.cookies.set("sessionid", sessions.pop())
