@@ -298,21 +298,18 @@ _COPY_COLUMNS = ("id", "contract_id", "run_id", "period_id", "key", "kind", "rul
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value):
-    """Text in COPY's text format (backslash, tab, newline and carriage return escaped)."""
-    return value.translate(_COPY_ESCAPES)
-
-
 def _copy_row(row, created):
-    """One ledger line as a row of COPY's text format, in _COPY_COLUMNS order. JSON fields are
-    written as the JSONField itself writes them (json.dumps)."""
-    esc = _copy_text
+    """One ledger line as a row of COPY's text format, in _COPY_COLUMNS order: text with
+    backslash, tab, newline and carriage return escaped; JSON fields as the JSONField itself
+    writes them (json.dumps)."""
+    e = _COPY_ESCAPES
     corrects = "\\N" if row.corrects_id is None else str(row.corrects_id)
-    return (f"{row.pk}\t{row.contract_id}\t{row.run_id}\t{esc(row.period_id)}\t{esc(row.key)}\t"
-            f"{esc(row.kind)}\t{esc(row.rule_id)}\t{row.amount}\t{'t' if row.shadow else 'f'}\t"
-            f"{esc(row.subcontractor)}\t{esc(row.participant)}\t{esc(row.explanation)}\t"
-            f"{esc(json.dumps(row.inputs))}\t{esc(json.dumps(row.references))}\t{corrects}\t"
-            f"{row.computation}\t{created}\n")
+    return (f"{row.pk}\t{row.contract_id}\t{row.run_id}\t{row.period_id.translate(e)}\t"
+            f"{row.key.translate(e)}\t{row.kind.translate(e)}\t{row.rule_id.translate(e)}\t"
+            f"{row.amount}\t{'t' if row.shadow else 'f'}\t{row.subcontractor.translate(e)}\t"
+            f"{row.participant.translate(e)}\t{row.explanation.translate(e)}\t"
+            f"{json.dumps(row.inputs).translate(e)}\t{json.dumps(row.references).translate(e)}\t"
+            f"{corrects}\t{row.computation}\t{created}\n")
 
 
 def _post_lines(rows):
