@@ -7,6 +7,7 @@ version but whose participants the run did not recompute would show as a differe
 """
 
 import datetime
+import os
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -39,6 +40,13 @@ from tests.payments.test_incremental_runs import (
     periods_of,
     run_both,
 )
+
+
+def _require_postgres(why):
+    if connection.vendor != "postgresql":
+        if os.environ.get("PBR_REQUIRE_POSTGRES"):
+            pytest.fail("PBR_REQUIRE_POSTGRES is set but the tests are not running on PostgreSQL.")
+        pytest.skip(why)
 
 
 def _paid_c3(world, reference="C3-FV"):
@@ -212,8 +220,7 @@ def test_the_first_run_and_supplied_facts_are_never_skipped(world_a):
 
 @pytest.mark.django_db
 def test_a_bulk_write_is_one_mark_per_statement_on_postgresql(world_a):
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has only row-level triggers; CI runs this on PostgreSQL.")
+    _require_postgres("SQLite has only row-level triggers; CI runs this on PostgreSQL.")
     c = _paid_c3(world_a)
     contract_facts_version(c.contract)
     FactChange.objects.all().delete()
@@ -245,3 +252,44 @@ def test_the_nightly_fan_out_starts_the_largest_contracts_first(world_a):
     names = list(Job.objects.order_by("pk").values_list("name", flat=True))
     assert names == [f"Payment run {large.contract.reference}",
                      f"Payment run {small.contract.reference}"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_readers_fold_a_write_into_the_version_once(world_a):
+    """Two readers at once (a payment run and a dashboard refresh, say): the second waits for
+    the first's fold and sees its number; the write moves the version by one, not two."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    _require_postgres("SQLite serialises writers; CI runs this on PostgreSQL.")
+    contract = contract_from(world_a, "c3-work-programme.yaml", reference="C3-CONCURRENT")
+    before = contract_facts_version(contract)
+    TermsVersion.objects.filter(contract=contract).update(reason="A note")  # a write
+    folded, results = threading.Event(), {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                results["first"] = contract_facts_version(contract)
+                folded.set()
+                time.sleep(0.5)  # hold the lock while the second reader asks
+        finally:
+            connections.close_all()
+
+    def second():
+        try:
+            folded.wait(10)
+            results["second"] = contract_facts_version(contract)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {"first": before + 1, "second": before + 1}
+    assert not ContractFactMark.objects.filter(contract_id=contract.pk).exists()
+    assert contract_facts_version(contract) == before + 1
