@@ -204,8 +204,7 @@ def _point_at_real_objects(case):
           # The dataset is module-scoped and every request is rolled back by hand (above), so the
           # function-scoped database fixture pytest-django adds is not shared state between
           # examples. Timing checks judge the machine, not the code (tests/conftest.py).
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_every_operation_survives_fuzzing(case, fuzz_world):
     label = case.operation.label
     EXAMPLES[label] += 1
