@@ -247,7 +247,8 @@ class ContractViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                     OpenApiParameter("format", str, enum=["json", "yaml"],
                                      description="Or send Accept: application/yaml.")],
         responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                   (200, "application/yaml"): OpenApiTypes.STR})
+                   # The same document in YAML: what parses from it is the JSON object.
+                   (200, "application/yaml"): OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, YAMLRenderer])
     def terms(self, request, contract_pk=None):
         contract = self.get_object()
