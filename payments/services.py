@@ -402,15 +402,19 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                 facts = default_facts(contract, resolved.period, participants=changed)
                 pseudonyms = {_pseudonym(pk) for pk in changed}
                 ledger, owners = _ledger_and_owners(contract, participants=pseudonyms)
-                # The one read of the last computation's refusals in this run.
-                refusals = [r for r in PaymentRun.objects.filter(pk=basis.pk)
-                            .values_list("refusals", flat=True).get()
-                            if r.get("participant") not in pseudonyms]
                 settled = _settled_claims(
                     facts.claims, replay, basis.facts_as_of,
                     {p.id: p.end for p in contract_periods(resolved.definition)})
-                assessment = engine.calculate(resolved.definition, facts, resolved.period,
-                                              settled=settled)
+                # The one read of the last computation's refusals in this run. They stand for
+                # everyone not recomputed and for the settled claims of those who are: the
+                # engine replays settled claims without checking them again (calculate()).
+                prior = (PaymentRun.objects.filter(pk=basis.pk)
+                         .values_list("refusals", flat=True).get())
+                refusals = [r for r in prior if r.get("participant") not in pseudonyms
+                            or r.get("claim") in settled]
+                assessment = engine.calculate(
+                    resolved.definition, facts, resolved.period, settled=settled,
+                    settled_refused={r.get("claim") for r in prior if r.get("claim") in settled})
                 # The settled claims' lines stay as posted: leave them out of the diff.
                 ledger = engine.Ledger(tuple(ln for ln in ledger.lines
                                              if ln.key not in assessment.settled_keys))

@@ -36,17 +36,25 @@ MEASURES = (
 
 
 def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str,
-              settled: frozenset[str] | set[str] = frozenset()) -> Assessment:
+              settled: frozenset[str] | set[str] = frozenset(),
+              settled_refused: frozenset[str] | set[str] | None = None) -> Assessment:
     """Entitlement to date.
 
     `settled`: ids of claims whose assessment is known to be unchanged since their lines were
-    posted (a run that only adds later claims for a participant, ADR 0012). They are checked
-    as usual, so later claims see them, but their lines are not built: only their keys are
-    returned, in ``Assessment.settled_keys``, for the caller to leave out of the diff. Only
-    valid when nothing sums lines across claims (no cap rule).
+    posted (a run that only adds later claims for a participant, ADR 0012). Later claims still
+    see them, but their lines are not built: only their keys are returned, in
+    ``Assessment.settled_keys``, for the caller to leave out of the diff. Only valid when
+    nothing sums lines across claims (no cap rule).
+
+    `settled_refused`: which of the settled claims the last computation refused. When given,
+    a settled claim is not checked again: a refused one is passed over (its refusal stands, and
+    is not repeated in ``Assessment.refusals``), an accepted one is replayed, which is all a
+    later claim needs of it: its checks read only its participant's earlier claims, settled
+    too, so they would come out as they did. Without it, settled claims are checked as usual.
     """
     ctx = Context.create(defn, facts, up_to_period)
     ctx.settled = frozenset(settled)
+    ctx.settled_refused = None if settled_refused is None else frozenset(settled_refused)
     for rule in defn.rules:
         if isinstance(rule, CoreInstalments):
             schedule.core_instalments(ctx, rule)

@@ -270,11 +270,36 @@ def assess_claims(ctx: Context) -> None:
                               "contract's periods and claim window.")
             if not ctx.reached(period):
                 continue
+            if ctx.settled_refused is not None and claim.id in ctx.settled:
+                if claim.id not in ctx.settled_refused:
+                    _replay(ctx, claim, outcome, accepted)
+                continue
             _assess(ctx, claim, outcome, period, accepted)
         except Refused as refusal:
             ctx.refusals.append(Refusal(
                 claim_id=claim.id, participant=claim.participant, outcome=claim.outcome,
                 reason=refusal.reason, code=refusal.code, rule_id=refusal.rule_id))
+
+
+def _key(pricing: Pricing, outcome: Outcome, base_key: str, claim: Claim, n: int) -> str:
+    if outcome.kind == "recurring":
+        return f"{pricing.rule.id}:{base_key}:{n}"
+    if n > 1 or not outcome.once_per_participant:
+        return f"{pricing.rule.id}:{base_key}:{claim.id}"
+    return f"{pricing.rule.id}:{base_key}"
+
+
+def _replay(ctx: Context, claim: Claim, outcome: Outcome, accepted: Accepted) -> None:
+    """A settled claim the last computation accepted: what _assess records for it (accepted,
+    its key settled), without the checks that accepted it."""
+    base_key = f"{outcome.code}:{claim.participant}"
+    n = len(accepted.of(claim.participant, outcome.code)) + 1  # as _check_once counts
+    accepted.add(claim)
+    if outcome.kind in ("personal", "milestone"):
+        ctx.settled_keys.add(f"unpaid:{base_key}:{claim.id}")
+        return
+    # Accepted, so it had a price (a claim without one is refused).
+    ctx.settled_keys.add(_key(_pricing(ctx, claim), outcome, base_key, claim, n))
 
 
 def _assess(ctx: Context, claim: Claim, outcome: Outcome, period, accepted: Accepted) -> None:
@@ -312,12 +337,7 @@ def _assess(ctx: Context, claim: Claim, outcome: Outcome, period, accepted: Acce
         # (a grade or a progression can still be refused while pricing it)
         amount, how, inputs = _amount(ctx, claim, outcome, pricing)
     accepted.add(claim)
-    if outcome.kind == "recurring":
-        key = f"{pricing.rule.id}:{base_key}:{n}"
-    elif n > 1 or not outcome.once_per_participant:
-        key = f"{pricing.rule.id}:{base_key}:{claim.id}"
-    else:
-        key = f"{pricing.rule.id}:{base_key}"
+    key = _key(pricing, outcome, base_key, claim, n)
     if settled:
         ctx.settled_keys.add(key)
         return

@@ -31,6 +31,9 @@ class Context:
     # Per-run lookups that every claim repeats (pricing, outcome definitions): computed once.
     memo: dict = field(default_factory=dict, repr=False)
     settled: frozenset[str] = frozenset()  # claim ids whose lines are already posted unchanged
+    # Of those, the ones the last computation refused, when the caller knows them: the others
+    # were accepted, so they are replayed without their checks (see calculate()).
+    settled_refused: frozenset[str] | None = None
     settled_keys: set[str] = field(default_factory=set)
 
     @classmethod
