@@ -6,7 +6,9 @@ Database triggers on the outcomes tables record two things whenever a fact is wr
 * a `payments_factchange` row naming the participant, when a claim, event or evidence link of
   theirs is written, their own row changes, or a return holding their claims changes status,
   is added already submitted or is deleted (the latest version of that return may be another
-  one now). A run recomputes those participants (ADR 0012);
+  one now). A run recomputes those participants (ADR 0012). A new claim, or evidence added to
+  a claim, also names the claim: if that is all that changed for the participant, the run
+  re-checks their claims from that one on and replays the ones before it;
 * a `payments_contractfactmark` row naming the contract, for every one of those writes and for
   every write to the contract-level facts: indicator returns, external dataset figures, samples
   and their findings, the verification policy, terms versions and returns. The marks are folded
@@ -33,6 +35,7 @@ from django.db.models import Exists
 from django.utils import timezone
 
 FACT_CHANGE = "INSERT INTO payments_factchange(participant_id)"
+FACT_CHANGE_CLAIM = "INSERT INTO payments_factchange(participant_id, claim_id)"
 MARK = "INSERT INTO payments_contractfactmark(contract_id)"
 
 # How to find the participant and the contract of a written row (`t`).
@@ -52,9 +55,16 @@ _CONTRACTS = {
     "claim": "SELECT DISTINCT p.contract_id FROM {src} t JOIN outcomes_claim c ON c.id = t.claim_id "
              "JOIN outcomes_participant p ON p.id = c.participant_id",
 }
+# Inserts that touch one claim only (a new claim, evidence added to a claim) name it: the run
+# then re-checks that participant's claims from that one on, not their whole history.
+_ONE_CLAIM = {
+    "outcomes_claim": "SELECT t.participant_id, t.id FROM {src} t",
+    "outcomes_evidencefile_claims": "SELECT c.participant_id, c.id FROM {src} t "
+                                    "JOIN outcomes_claim c ON c.id = t.claim_id",
+}
 # table -> (short name, columns the expressions read, people, contract)
 _TABLES = {
-    "outcomes_claim": ("claim", ("participant_id",), "participant_id", "participant"),
+    "outcomes_claim": ("claim", ("participant_id", "id"), "participant_id", "participant"),
     "outcomes_participantevent": ("event", ("participant_id",), "participant_id", "participant"),
     "outcomes_participant": ("participant", ("id", "contract_id"), "id", "contract_id"),
     "outcomes_evidencefile_claims": ("evidence_link", ("claim_id",), "claim", "claim"),
@@ -69,9 +79,11 @@ _RETURN_COLS = ("id", "contract_id", "provider_id", "period_id", "status")
 _EVIDENCE_COLS = ("id", "evidence_type")
 
 
-def _marks_for(people, contract, src):
+def _marks_for(people, contract, src, one_claim=None):
     out = []
-    if people:
+    if one_claim:
+        out.append(f"{FACT_CHANGE_CLAIM} {one_claim.format(src=src)}")
+    elif people:
         out.append(f"{FACT_CHANGE} {_PEOPLE[people].format(src=src)}")
     out.append(f"{MARK} {_CONTRACTS[contract].format(src=src)}")
     return out
@@ -152,8 +164,10 @@ def _pg_sql(tables):
         if table not in tables:
             continue
         function = f"pbr_fc_{short}"
-        out.append(_pg_function(function, {op: _marks_for(people, contract, _pg_src(op, cols))
-                                           for op in ("INSERT", "UPDATE", "DELETE")}))
+        out.append(_pg_function(function, {
+            op: _marks_for(people, contract, _pg_src(op, cols),
+                           _ONE_CLAIM.get(table) if op == "INSERT" else None)
+            for op in ("INSERT", "UPDATE", "DELETE")}))
         out += _pg_triggers(table, function, ("INSERT", "UPDATE", "DELETE"))
     if "outcomes_return" in tables:
         keys = {"INSERT": "SELECT contract_id, provider_id, period_id FROM pbr_new "
@@ -194,7 +208,8 @@ def _sqlite_sql(tables):
             continue
         new, old = _sqlite_src("NEW", cols), _sqlite_src("OLD", cols)
         out += [
-            _sqlite_trigger(f"pbr_fc_{short}_i", "INSERT", table, _marks_for(people, contract, new)),
+            _sqlite_trigger(f"pbr_fc_{short}_i", "INSERT", table,
+                            _marks_for(people, contract, new, _ONE_CLAIM.get(table))),
             _sqlite_trigger(f"pbr_fc_{short}_u", "UPDATE", table,
                             _marks_for(people, contract, new) + _marks_for(people, contract, old)),
             _sqlite_trigger(f"pbr_fc_{short}_d", "DELETE", table, _marks_for(people, contract, old)),

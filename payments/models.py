@@ -166,6 +166,10 @@ class FactChange(models.Model):
     """
 
     participant_id = models.BigIntegerField(db_index=True)
+    claim_id = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Set when the change touched this claim only (a new claim, evidence added to "
+                  "it): the participant's claims before it are unchanged.")
 
     def __str__(self):
         return f"change to participant {self.participant_id}"

@@ -165,18 +165,25 @@ def _get_run(contract, resolved):
 
 
 def _consume_fact_changes(contract):
-    """Participants written to since the contract's last run; the markers are deleted in the
-    run's transaction, so a crash puts them back and a concurrent write not yet committed is
-    left for the next run."""
+    """Participants written to since the contract's last run, and, for those whose only
+    changes touched single claims (new claims, evidence added to a claim), those claims' ids
+    (engine ids, "C<pk>"). The markers are deleted in the run's transaction, so a crash puts
+    them back and a concurrent write not yet committed is left for the next run."""
     from outcomes.models import Participant
 
     mine = Participant.objects.filter(contract=contract, pk=OuterRef("participant_id"))
     changes = FactChange.objects.filter(Exists(mine))
-    ids = set(changes.values_list("participant_id", flat=True))
+    rows = set(changes.values_list("participant_id", "claim_id"))
+    ids = {participant for participant, _claim in rows}
+    whole = {participant for participant, claim in rows if claim is None}
+    touched = {}
+    for participant, claim in rows:
+        if claim is not None and participant not in whole:
+            touched.setdefault(participant, set()).add(f"C{claim}")
     if ids:
         for chunk in _chunks(ids):
             FactChange.objects.filter(participant_id__in=chunk).filter(Exists(mine)).delete()
-    return ids
+    return ids, touched
 
 
 def _participants_entering(contract, since, until):
@@ -204,11 +211,12 @@ def _participants_entering(contract, since, until):
     return claims, events
 
 
-def _settled_claims(claims, replay, since, period_ends):
+def _settled_claims(claims, replay, since, period_ends, touched=frozenset()):
     """Claims whose lines are already in the ledger unchanged: for a participant whose only
-    news is claims that became known after `since`, every earlier-known claim that comes before
-    all of the new ones in the engine's order (achieved, id). Participants in `replay` (written
-    to, or with new events, which can change earlier claims) have none."""
+    news is new claims (claims that became known after `since`, or `touched`: inserted, or
+    given evidence, since the last run), every earlier-known claim that comes before all of
+    the new ones in the engine's order (achieved, id). Participants in `replay` (written to
+    otherwise, or with new events, which can change earlier claims) have none."""
     mine = {}
     for claim in claims:
         if claim.participant not in replay:
@@ -217,7 +225,7 @@ def _settled_claims(claims, replay, since, period_ends):
     for found in mine.values():
         for claim in sorted(found, key=lambda c: (c.achieved, c.id)):
             end = period_ends.get(claim.period)
-            if end is None or end > since:
+            if end is None or end > since or claim.id in touched:
                 break
             settled.add(claim.id)
     return settled
@@ -390,21 +398,23 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         if facts is None:
             # Changes first, facts after: a write committed in between is read now and
             # recomputed once more next time, never missed.
-            changed = _consume_fact_changes(contract)
+            changed, touched = _consume_fact_changes(contract)
             requires = _requires_verification(contract)
             basis = None if full else _incremental_basis(contract, run, resolved, requires)
             if basis is not None:
                 mode = "incremental"
                 with_claims, with_events = _participants_entering(
                     contract, basis.facts_as_of, resolved.period.end)
-                replay = {_pseudonym(pk) for pk in changed | with_events}
+                # Written to in any other way than claims touched one by one: replayed whole.
+                replay = {_pseudonym(pk) for pk in (changed - touched.keys()) | with_events}
                 changed |= with_claims | with_events
                 facts = default_facts(contract, resolved.period, participants=changed)
                 pseudonyms = {_pseudonym(pk) for pk in changed}
                 ledger, owners = _ledger_and_owners(contract, participants=pseudonyms)
                 settled = _settled_claims(
                     facts.claims, replay, basis.facts_as_of,
-                    {p.id: p.end for p in contract_periods(resolved.definition)})
+                    {p.id: p.end for p in contract_periods(resolved.definition)},
+                    set().union(*touched.values()))
                 # The one read of the last computation's refusals in this run. They stand for
                 # everyone not recomputed and for the settled claims of those who are: the
                 # engine replays settled claims without checking them again (calculate()).

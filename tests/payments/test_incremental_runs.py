@@ -237,19 +237,27 @@ def test_writes_by_any_route_mark_the_participant_changed(world_a):
                                  achieved=jun.start)
     Claim.objects.create(return_record=ret, participant=b, outcome="attachment",
                          achieved=jun.start)
-    assert _consume_fact_changes(contract) == {a.pk, b.pk, c.pk}  # people and claims written
+    # People and claims written: the new people are replayed whole (no claim-only changes).
+    assert _consume_fact_changes(contract) == ({a.pk, b.pk, c.pk}, {})
     assert not FactChange.objects.exists()
     Return.objects.filter(pk=ret.pk).update(status="submitted")  # all of the return's people
-    assert _consume_fact_changes(contract) == {a.pk, b.pk}
-    prog.proof.claims.add(claim)
-    assert _consume_fact_changes(contract) == {a.pk}
+    assert _consume_fact_changes(contract) == ({a.pk, b.pk}, {})
+    prog.proof.claims.add(claim)  # evidence for one claim: from that claim on
+    assert _consume_fact_changes(contract) == ({a.pk}, {a.pk: {f"C{claim.pk}"}})
+    later = Claim.objects.create(return_record=ret, participant=a, outcome="job_outcome",
+                                 achieved=jun.end)  # a new claim: from that claim on
+    assert _consume_fact_changes(contract) == ({a.pk}, {a.pk: {f"C{later.pk}"}})
+    other = Claim.objects.create(return_record=ret, participant=b, outcome="job_outcome",
+                                 achieved=jun.end)
+    Claim.objects.filter(pk=later.pk).update(status="rejected")  # a change: a replayed whole
+    assert _consume_fact_changes(contract) == ({a.pk, b.pk}, {b.pk: {f"C{other.pk}"}})
     EvidenceFile.objects.filter(pk=prog.proof.pk).update(evidence_type="payslip")
-    assert _consume_fact_changes(contract) == {a.pk}
+    assert _consume_fact_changes(contract) == ({a.pk}, {})
     ParticipantEvent.objects.create(return_record=ret, participant=c, event="adverse",
                                     occurred=jun.start)
-    assert _consume_fact_changes(contract) == {c.pk}
+    assert _consume_fact_changes(contract) == ({c.pk}, {})
     Claim.objects.filter(pk=claim.pk).delete()
-    assert _consume_fact_changes(contract) == {a.pk}
+    assert _consume_fact_changes(contract) == ({a.pk}, {})
 
 
 @pytest.mark.django_db
