@@ -558,7 +558,9 @@ def finish(db):
                       "outcomes_indicatorreturn"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"GREATEST((SELECT max(id) FROM {table}), 1))")
-        cur.execute("ANALYZE")
+        # VACUUM as well: rows written by COPY are not yet marked all-visible, so until autovacuum
+        # reaches them every index-only scan would fetch each row from the table.
+        cur.execute("VACUUM (ANALYZE)")
 
 
 def main(argv=None):
