@@ -7,7 +7,6 @@ them, and all of it copied into the audit log. After erasure none of that is lef
 the database or the evidence store, while the ledger, the statement and a re-run are unchanged.
 """
 
-import copy
 import datetime
 import json
 import os
@@ -39,34 +38,6 @@ from tests.verification.conftest import (
 LEAVE_REASON = "Sentenced to six months at HMP Leeds"
 NOTE = "Payslip for Jane Doe matches the claim"
 ANSWER = "Jane Doe's corrected payslip is attached"
-
-
-@pytest.fixture(autouse=True)
-def private_evidence_root(settings, tmp_path):
-    storages_ = copy.deepcopy(settings.STORAGES)
-    storages_["evidence"]["OPTIONS"]["location"] = str(tmp_path / "evidence")
-    settings.STORAGES = storages_
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return tmp_path / "evidence"
-
-
-@pytest.fixture
-def c3(world_a):
-    from tests.outcomes.conftest import c3_document, make_contract
-
-    return make_contract(world_a, c3_document())
-
-
-@pytest.fixture
-def people(world_a):
-    from pbr.models import Role
-    from tests.factories import UserFactory
-
-    users = dict(world_a.users)
-    return {"auditor": users[Role.AUDITOR], "manager": users[Role.PROVIDER_MANAGER],
-            "commissioner": users[Role.COMMISSIONER],
-            "commissioner2": UserFactory(username="alpha-commissioner-2", role=Role.COMMISSIONER,
-                                         organisation=world_a.commissioning_body)}
 
 
 def _stored(evidence):
@@ -102,18 +73,18 @@ def world(c3, world_a, people):
     verification.start_review(mine, actor=people["auditor"])
     verification.raise_query(mine, actor=people["auditor"],
                              text=f"The payslip for {person.provider_reference} is unreadable")
-    verification.respond_to_query(mine, actor=people["manager"], text=ANSWER, evidence=[answer])
+    verification.respond_to_query(mine, actor=people["provider_manager"], text=ANSWER, evidence=[answer])
     verification.verify_claim(mine, actor=people["auditor"], note=NOTE)
     verification.start_review(theirs, actor=people["auditor"])
     verification.verify_claim(theirs, actor=people["auditor"], note="Matches")
-    returns.record_leave(person, actor=people["manager"], leave_date=datetime.date(2012, 6, 1),
+    returns.record_leave(person, actor=people["provider_manager"], leave_date=datetime.date(2012, 6, 1),
                          reason=LEAVE_REASON, today=datetime.date(2013, 1, 1))
 
     # A claim for them added to a draft and deleted again, and a refused file that named them.
-    draft = returns.start_return(c3, "Jun 2012", actor=people["manager"])
+    draft = returns.start_return(c3, "Jun 2012", actor=people["provider_manager"])
     stray = Claim.objects.create(return_record=draft, participant=person, outcome="job_outcome",
                                  achieved=datetime.date(2012, 6, 5))
-    returns.delete_claim(stray, actor=people["manager"])
+    returns.delete_claim(stray, actor=people["provider_manager"])
     ReturnUpload.objects.create(
         return_record=draft, original_name="june.csv", size=10, status="refused",
         problems=[{"row": 2, "column": "participant_ref", "code": "identity-mismatch",
@@ -194,7 +165,7 @@ def test_erasure_removes_personal_data_and_files_and_keeps_the_money(
     # The rest of the trail is still there: who did what, when; only the words are gone.
     left = AuditEvent.objects.get(action="participant.left")
     assert left.reason == "[erased]" and left.after["leave_reason"] == "[erased]"
-    assert left.after["leave_date"] == "2012-06-01" and left.actor == people["manager"]
+    assert left.after["leave_date"] == "2012-06-01" and left.actor == people["provider_manager"]
     deleted = AuditEvent.objects.get(action="claim.deleted")
     assert deleted.before["participant"] == f"[erased P{person.pk}]"
     assert AuditEvent.objects.get(action="claim.verified", object_id=str(world["mine"].pk)
@@ -429,7 +400,7 @@ def test_an_erased_participant_s_pages_still_open_and_their_files_are_gone(
     person, proof = world["person"], world["files"][0]
     with django_capture_on_commit_callbacks(execute=True):
         dp.erase_participant(person, reason="ER-5")
-    client.force_login(people["manager"])
+    client.force_login(people["provider_manager"])
     page = client.get(reverse("participant_detail", kwargs={"participant_pk": person.pk}))
     assert page.status_code == 200
     assert f"[erased P{person.pk}]" in page.content.decode()
