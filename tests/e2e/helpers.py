@@ -61,3 +61,56 @@ def _hex_from_base32(text):
 
 def sign_out(page):
     page.click("button:has-text('Sign out')")
+
+
+# --- data the verification and CSP browser tests share ------------------------------------------
+
+
+def use_private_evidence(settings, tmp_path):
+    """Evidence files for this test go under tmp_path (removed with it)."""
+    import copy
+
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["evidence"]["OPTIONS"]["location"] = str(tmp_path / "evidence")
+    settings.STORAGES = storages
+    settings.EVIDENCE_ROOT = tmp_path / "evidence"
+
+
+def northshire_c3(orgs):
+    """The C3 example, published for Northshire with Pathway as prime and Clearview as auditor."""
+    from contracts.definition import load_document
+    from contracts.services import import_contract
+    from tests.outcomes.conftest import EXAMPLES
+
+    return import_contract(load_document(EXAMPLES / "c3-work-programme.yaml"),
+                           commissioner=orgs["northshire-council"],
+                           links={"PRIME": orgs["pathway-housing"]},
+                           auditor=orgs["clearview-assurance"], publish=True)
+
+
+def sampled_march_return(contract, provider, auditor):
+    """Pathway's March 2012 return: one job outcome (CASE-7) with a payslip (PDF) and an
+    employer's letter (PNG), submitted, then selected by a seeded sample. Returns the return."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from outcomes import evidence
+    from outcomes.services import add_rows, start_return, submit_return
+    from outcomes.verification.services import draw_sample
+    from tests.verification.conftest import pdf_bytes, png_bytes
+
+    organisation = provider.organisation
+    payslip = evidence.store(SimpleUploadedFile("payslip.pdf", pdf_bytes("Payslip: week 26")),
+                             "payslip.pdf", organisation=organisation, uploaded_by=provider,
+                             evidence_type="off_benefit_check")
+    letter = evidence.store(SimpleUploadedFile("employer-letter.png", png_bytes(160, 90)),
+                            "employer-letter.png", organisation=organisation,
+                            uploaded_by=provider, evidence_type="employer_letter")
+    march = start_return(contract, "Mar 2012", actor=provider)
+    add_rows(march, [(2, {
+        "participant_ref": "CASE-7", "ni_number": "AB123456C", "date_of_birth": "1990-05-01",
+        "segment": "JSA_18_24", "start_date": "2011-07-04", "outcome": "job_outcome",
+        "achieved": "2012-03-05", "started": "2011-09-05",
+        "evidence": f"E{payslip.pk};E{letter.pk}"})], actor=provider)
+    submit_return(march, actor=provider)
+    draw_sample(contract, actor=auditor, seed=2012)
+    return march

@@ -3,12 +3,17 @@
 charts still draw, htmx buttons still work, Swagger UI still renders and the claim review page
 still shows its evidence (a PDF in a frame, an image)."""
 
-import copy
 import re
 
 import pytest
 
-from tests.e2e.helpers import sign_in, sign_out
+from tests.e2e.helpers import (
+    northshire_c3,
+    sampled_march_return,
+    sign_in,
+    sign_out,
+    use_private_evidence,
+)
 from tests.e2e.test_returns import HEADER as UPLOAD_HEADER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -32,54 +37,27 @@ def programme(db, settings, tmp_path):
     """C3 for Northshire with Pathway as prime and Clearview as auditor: January paid (a
     statement and dashboard figures), a March claim with a payslip (PDF) and an employer's letter
     (PNG) selected for verification, and an April return open for upload."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from contracts.definition import load_document
-    from contracts.services import import_contract
-    from outcomes import evidence
     from outcomes.models import Claim
-    from outcomes.services import add_rows, start_return, submit_return
-    from outcomes.verification.services import draw_sample, save_policy
+    from outcomes.services import start_return
+    from outcomes.verification.services import save_policy
     from payments.services import run_period
     from pbr.dashboards.refresh import refresh_contract
     from pbr.demo import seed_people
     from pbr.models import User
     from tests.dashboards.conftest import caseload
     from tests.dashboards.conftest import submitted_return as january_return
-    from tests.outcomes.conftest import EXAMPLES
-    from tests.verification.conftest import pdf_bytes, png_bytes
 
-    storages = copy.deepcopy(settings.STORAGES)
-    storages["evidence"]["OPTIONS"]["location"] = str(tmp_path / "evidence")
-    settings.STORAGES = storages
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-
+    use_private_evidence(settings, tmp_path)
     orgs, _users = seed_people()
     users = {u.username: u for u in User.objects.all()}
     pathway = orgs["pathway-housing"]
-    contract = import_contract(load_document(EXAMPLES / "c3-work-programme.yaml"),
-                               commissioner=orgs["northshire-council"],
-                               links={"PRIME": pathway},
-                               auditor=orgs["clearview-assurance"], publish=True)
+    contract = northshire_c3(orgs)
     caseload(january_return(contract, pathway), "JSA_18_24", 30, 20, 10)
     run, _lines = run_period(contract, "Jan 2012")
 
     save_policy(contract, actor=users["commissioner"], values={"mode": "verify_all"})
     provider = users["provider-manager"]
-    payslip = evidence.store(SimpleUploadedFile("payslip.pdf", pdf_bytes("Payslip: week 26")),
-                             "payslip.pdf", organisation=pathway, uploaded_by=provider,
-                             evidence_type="off_benefit_check")
-    letter = evidence.store(SimpleUploadedFile("employer-letter.png", png_bytes(160, 90)),
-                            "employer-letter.png", organisation=pathway, uploaded_by=provider,
-                            evidence_type="employer_letter")
-    march = start_return(contract, "Mar 2012", actor=provider)
-    add_rows(march, [(2, {
-        "participant_ref": "CASE-7", "ni_number": "AB123456C", "date_of_birth": "1990-05-01",
-        "segment": "JSA_18_24", "start_date": "2011-07-04", "outcome": "job_outcome",
-        "achieved": "2012-03-05", "started": "2011-09-05",
-        "evidence": f"E{payslip.pk};E{letter.pk}"})], actor=provider)
-    submit_return(march, actor=provider)
-    draw_sample(contract, actor=users["auditor"], seed=2012)
+    march = sampled_march_return(contract, provider, users["auditor"])
     april = start_return(contract, "Apr 2012", actor=provider)
     refresh_contract(contract, with_forecast=True)
     return {"contract": contract, "run": run, "claim": Claim.objects.get(return_record=march),

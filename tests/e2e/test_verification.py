@@ -2,13 +2,18 @@
 image preview), raises a query; the provider reads why the claim is held, answers with a new
 file; the auditor verifies the claim."""
 
-import copy
 import re
 
 import pytest
 
-from tests.e2e.helpers import sign_in, sign_out
-from tests.verification.conftest import pdf_bytes, png_bytes
+from tests.e2e.helpers import (
+    northshire_c3,
+    sampled_march_return,
+    sign_in,
+    sign_out,
+    use_private_evidence,
+)
+from tests.verification.conftest import pdf_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -17,45 +22,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def sampled_claim(db, settings, tmp_path):
     """C3 with Clearview as auditor and a verify-all policy; Pathway submits a job outcome with
     a payslip (PDF) and an employer's letter (PNG); the sample selects it."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from contracts.definition import load_document
-    from contracts.services import import_contract
-    from outcomes import evidence
     from outcomes.models import Claim
-    from outcomes.services import add_rows, start_return, submit_return
-    from outcomes.verification.services import draw_sample, save_policy
+    from outcomes.verification.services import save_policy
     from pbr.demo import seed_people
     from pbr.models import User
-    from tests.outcomes.conftest import EXAMPLES
 
-    storages = copy.deepcopy(settings.STORAGES)
-    storages["evidence"]["OPTIONS"]["location"] = str(tmp_path / "evidence")
-    settings.STORAGES = storages
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-
+    use_private_evidence(settings, tmp_path)
     orgs, _users = seed_people()
-    contract = import_contract(load_document(EXAMPLES / "c3-work-programme.yaml"),
-                               commissioner=orgs["northshire-council"],
-                               links={"PRIME": orgs["pathway-housing"]},
-                               auditor=orgs["clearview-assurance"], publish=True)
-    provider = User.objects.get(username="provider-manager")
+    contract = northshire_c3(orgs)
     save_policy(contract, actor=User.objects.get(username="commissioner"),
                 values={"mode": "verify_all"})
-    payslip = evidence.store(SimpleUploadedFile("payslip.pdf", pdf_bytes("Payslip: week 26")),
-                             "payslip.pdf", organisation=orgs["pathway-housing"],
-                             uploaded_by=provider, evidence_type="off_benefit_check")
-    letter = evidence.store(SimpleUploadedFile("employer-letter.png", png_bytes(160, 90)),
-                            "employer-letter.png", organisation=orgs["pathway-housing"],
-                            uploaded_by=provider, evidence_type="employer_letter")
-    ret = start_return(contract, "Mar 2012", actor=provider)
-    add_rows(ret, [(2, {
-        "participant_ref": "CASE-7", "ni_number": "AB123456C", "date_of_birth": "1990-05-01",
-        "segment": "JSA_18_24", "start_date": "2011-07-04", "outcome": "job_outcome",
-        "achieved": "2012-03-05", "started": "2011-09-05",
-        "evidence": f"E{payslip.pk};E{letter.pk}"})], actor=provider)
-    submit_return(ret, actor=provider)
-    draw_sample(contract, actor=User.objects.get(username="auditor"), seed=2012)
+    ret = sampled_march_return(contract, User.objects.get(username="provider-manager"),
+                               User.objects.get(username="auditor"))
     return Claim.objects.get(return_record=ret)
 
 
