@@ -3,6 +3,7 @@ what a deployment gets (cookies, headers, `check --deploy`, the refusals of deve
 
 import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +25,5 @@ def production_env(**extra):
 
 def python(*args, env=None, timeout=300):
     """Run this venv's Python in the project folder; returns the CompletedProcess."""
-    import subprocess
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env or production_env(),
                           capture_output=True, text=True, timeout=timeout)
