@@ -346,10 +346,11 @@ def build_contract(spec, seed, ids, orgs):
     from django.utils import timezone
 
     from contracts.definition import periods as calendar
+    from contracts.definition.model import Cap
     from contracts.models import Contract
     from contracts.services import import_contract, publish_terms
     from outcomes.services import verification_required
-    from payments import engine
+    from payments import engine, tallies
     from payments.models import PaymentRun, RunStatus
 
     index, kind, n_people, n_claims = spec
@@ -452,6 +453,14 @@ def build_contract(spec, seed, ids, orgs):
               ln.subcontractor or "", ln.participant or "", ln.explanation, dict(ln.inputs),
               list(ln.references), 1, now, contract.pk, None, run_of[ln.period])
              for ln in assessment.lines))
+        if not any(isinstance(rule, Cap) for rule in defn.rules):
+            # What the February run left for the next: each participant's accepted claims.
+            copy_rows(raw, "payments_participanttally", [
+                "contract_id", "terms_version_id", "participant", "accepted", "through_achieved",
+                "through_claim"],
+                ((contract.pk, version.pk, who, accepted, day, claim)
+                 for who, accepted, day, claim in tallies.rows(
+                     assessment.accepted, facts.claims, {c.participant for c in facts.claims})))
         cursor.execute("SELECT max(id) FROM payments_ledgerline WHERE contract_id = %s",
                        [contract.pk])
         high = cursor.fetchone()[0]

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contracts.definition import periods as contract_periods
@@ -868,7 +869,8 @@ CLAIM_FACT_FIELDS = (
     "subcontractor", "participant__segment", "participant__start_date")
 
 
-def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.Facts:
+def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_since=None,
+              also_claims=()) -> engine.Facts:
     """Claims, participant events and indicator returns known by `up_to_date`, from the latest
     submitted version of each return whose period has ended by then; and the contract's
     external dataset figures.
@@ -877,6 +879,10 @@ def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.
     are always whole. Payment runs use it to recompute only the participants whose facts
     changed (docs/adr/0012-incremental-payment-runs.md). Rows are read as plain values, not
     model instances: a national contract has hundreds of thousands of claims.
+
+    `new_since` (with `participants`): only the claims that became facts after that date (in a
+    return whose period ended after it), and those in `also_claims` (claim ids): a payment run
+    that keeps what was accepted before (ADR 0022) needs nothing older.
     """
     requires = verification_required(contract)
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
@@ -885,6 +891,11 @@ def facts_for(contract, up_to_date: datetime.date, participants=None) -> engine.
     claims = Claim.objects.filter(return_record__in=returns, achieved__lte=up_to_date).order_by()
     rows, evidence = [], {}
     links = EvidenceFile.claims.through.objects.exclude(evidencefile__evidence_type="")
+    if new_since is not None:
+        # Driven from the few new returns (and the claims named), never from the participants'
+        # whole history.
+        claims = claims.filter(Q(return_record__in=returns.filter(period_end__gt=new_since))
+                               | Q(pk__in=sorted(also_claims)))
     for scope in _participant_scopes(participants):
         scoped = claims if scope is None else claims.filter(participant_id__in=scope)
         rows += scoped.values_list(*CLAIM_FACT_FIELDS)

@@ -55,6 +55,9 @@ class PaymentRun(models.Model):
     mode = models.CharField(max_length=16, blank=True,
                             help_text="full, or incremental: only changed participants recomputed.")
     participants_recomputed = models.PositiveIntegerField(default=0)
+    participants_from_tally = models.PositiveIntegerField(
+        default=0, help_text="Of those, how many were assessed from their tally of accepted "
+                             "claims without reading their history (ADR 0022).")
     facts_basis = models.JSONField(default=dict, blank=True,
                                    help_text="Contract-wide settings the facts were read under.")
     facts_version = models.BigIntegerField(
@@ -202,3 +205,36 @@ class ContractFactsVersion(models.Model):
 
     def __str__(self):
         return f"contract {self.contract_id} facts version {self.version}"
+
+
+class ParticipantTally(models.Model):
+    """The claims accepted so far for one participant of a contract, as the last computation
+    that assessed the participant left them (ADR 0022).
+
+    A payment run whose only news for a participant is claims that come after all of theirs
+    already known reads this row instead of the participant's history: the engine starts from
+    these claims (`payments.engine.calculate(prior=...)`) and assesses only the new ones.
+    Written in the run's own transaction for every participant it assesses; a full
+    recomputation rewrites all of the contract's rows. Not a fact: it can always be rebuilt
+    (a participant without a row has their history read, as before).
+    """
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    participant = models.CharField(max_length=128, help_text="Pseudonym, as on ledger lines.")
+    terms_version = models.ForeignKey("contracts.TermsVersion", on_delete=models.CASCADE,
+                                      related_name="+", db_index=False)
+    accepted = models.JSONField(
+        default=list, blank=True,
+        help_text="[claim id, outcome, achieved, attachment date] of each accepted claim, in the "
+                  "order accepted; dates as proleptic Gregorian ordinals.")
+    through_achieved = models.DateField(help_text="The last claim covered, in the engine's order: "
+                                                  "its achieved date...")
+    through_claim = models.CharField(max_length=32, help_text="...and its engine id.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contract", "participant"],
+                                               name="unique_tally_per_participant")]
+
+    def __str__(self):
+        return f"{self.participant}: {len(self.accepted)} claims accepted"

@@ -3,6 +3,7 @@
 `payments` reads contracts and verified claims; it never changes them.
 """
 
+import dataclasses
 import io
 import json
 import time
@@ -24,6 +25,7 @@ from payments import engine
 from payments.engine.flowdown import allocate as engine_allocate
 from pbr import audit
 
+from . import tallies
 from .fact_changes import contract_facts_version
 from .models import FactChange, LedgerLine, PaymentRun, RunStatus
 from .permissions import can_approve_run, can_run_payments
@@ -84,10 +86,11 @@ def resolve_period(contract, period_id):
     return ResolvedPeriod(version, definition, period)
 
 
-def default_facts(contract, period, participants=None):
+def default_facts(contract, period, participants=None, **new_only):
     """Facts from the outcomes app (verified claims, indicator returns) when it provides them.
 
-    `participants`: only these participants' claims and events (contract-level facts in full).
+    `participants`: only these participants' claims and events (contract-level facts in full);
+    `new_only` (new_since, also_claims): only their new claims (outcomes.services.facts_for).
     """
     try:
         from outcomes.services import facts_for
@@ -95,7 +98,7 @@ def default_facts(contract, period, participants=None):
         return engine.Facts()
     if participants is None:
         return facts_for(contract, period.end)
-    return facts_for(contract, period.end, participants=participants)
+    return facts_for(contract, period.end, participants=participants, **new_only)
 
 
 def _requires_verification(contract):
@@ -117,19 +120,34 @@ def _engine_ledger(contract, participants=None):
     return _ledger_and_owners(contract, participants)[0]
 
 
+_LEDGER_FIELDS = ("id", "key", "amount", "period_id", "kind", "rule_id", "shadow",
+                  "subcontractor", "participant")
+
+
 def _ledger_and_owners(contract, participants=None):
     """The contract's ledger for the engine, and each key's participant; with `participants`
     (pseudonyms), only their lines and the lines that belong to no participant (core,
     reconciliations, measures)."""
-    fields = ("id", "key", "amount", "period_id", "kind", "rule_id", "shadow", "subcontractor",
-              "participant")
     base = LedgerLine.objects.filter(contract=contract)
     if participants is None:
-        rows = list(base.values_list(*fields))
+        rows = list(base.values_list(*_LEDGER_FIELDS))
     else:
-        rows = list(base.filter(participant="").values_list(*fields))
+        rows = list(base.filter(participant="").values_list(*_LEDGER_FIELDS))
         for chunk in _chunks(sorted(participants)):
-            rows += base.filter(participant__in=chunk).values_list(*fields)
+            rows += base.filter(participant__in=chunk).values_list(*_LEDGER_FIELDS)
+    return _as_ledger(rows)
+
+
+def _ledger_for_keys(contract, keys):
+    """The contract's lines with these keys, for the engine, and each key's participant."""
+    base = LedgerLine.objects.filter(contract=contract)
+    rows = []
+    for chunk in _chunks(sorted(keys)):
+        rows += base.filter(key__in=chunk).values_list(*_LEDGER_FIELDS)
+    return _as_ledger(rows)
+
+
+def _as_ledger(rows):
     rows.sort(key=lambda r: r[0])
     owners = {row[1]: row[8] for row in rows if row[8]}
     return engine.Ledger(tuple(
@@ -234,8 +252,7 @@ def _settled_claims(claims, replay, since, period_ends, touched=frozenset()):
 def _incremental_basis(contract, run, resolved, requires):
     """The last computation, when the ledger still holds exactly its entitlement and only
     participants' facts can have moved since; None when this run must recompute in full."""
-    definition = resolved.definition
-    if any(isinstance(rule, Cap) for rule in definition.rules):
+    if _capped(resolved.definition):
         # A cap adds up every participant's lines: recompute everything.
         return None
     if run.computations:
@@ -255,6 +272,10 @@ def _incremental_basis(contract, run, resolved, requires):
     if _ledger_top(contract) > last.ledger_high_water:
         return None
     return last
+
+
+def _capped(definition):
+    return any(isinstance(rule, Cap) for rule in definition.rules)
 
 
 def _ledger_top(contract):
@@ -290,6 +311,7 @@ def _record_unchanged(contract, run, *, actor, job):
     run.error = ""
     run.mode = "unchanged"
     run.participants_recomputed = 0
+    run.participants_from_tally = 0
     if job is not None:
         run.job = job
     run.save()  # the deferred refusals and notes are not written
@@ -408,35 +430,70 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                 # Written to in any other way than claims touched one by one: replayed whole.
                 replay = {_pseudonym(pk) for pk in (changed - touched.keys()) | with_events}
                 changed |= with_claims | with_events
-                facts = default_facts(contract, resolved.period, participants=changed)
-                pseudonyms = {_pseudonym(pk) for pk in changed}
-                ledger, owners = _ledger_and_owners(contract, participants=pseudonyms)
+                # Those whose only news is claims, and whose tally (ADR 0022) covers none of
+                # them: their new claims are read and assessed after the tally, nothing older.
+                tallied = tallies.load(contract, resolved.terms_version,
+                                       {_pseudonym(pk) for pk in changed} - replay)
+                new_facts = default_facts(
+                    contract, resolved.period,
+                    participants={pk for pk in changed if _pseudonym(pk) in tallied},
+                    new_since=basis.facts_as_of,
+                    also_claims={int(c[1:]) for pk, ids in touched.items()
+                                 if _pseudonym(pk) in tallied for c in ids})
+                new_claims = {}
+                for claim in new_facts.claims:
+                    new_claims.setdefault(claim.participant, []).append(claim)
+                for who, found in new_claims.items():
+                    if not tallies.covers_none_of(tallied[who][1], found):
+                        del tallied[who]  # a late claim: before one the tally covers
+                history = {pk for pk in changed if _pseudonym(pk) not in tallied}
+                facts = default_facts(contract, resolved.period, participants=history)
+                facts = dataclasses.replace(facts, claims=facts.claims + tuple(
+                    c for c in new_facts.claims if c.participant in tallied))
+                recomputed = {_pseudonym(pk) for pk in history}
+                ledger, owners = _ledger_and_owners(contract, participants=recomputed)
                 settled = _settled_claims(
-                    facts.claims, replay, basis.facts_as_of,
+                    facts.claims, replay | set(tallied), basis.facts_as_of,
                     {p.id: p.end for p in contract_periods(resolved.definition)},
                     set().union(*touched.values()))
                 # The one read of the last computation's refusals in this run. They stand for
-                # everyone not recomputed and for the settled claims of those who are: the
-                # engine replays settled claims without checking them again (calculate()).
+                # everyone whose history is not read and for the settled claims of those whose
+                # is: the engine replays settled claims without checking them again
+                # (calculate()), and starts the tallied from their tally.
                 prior = (PaymentRun.objects.filter(pk=basis.pk)
                          .values_list("refusals", flat=True).get())
-                refusals = [r for r in prior if r.get("participant") not in pseudonyms
+                refusals = [r for r in prior if r.get("participant") not in recomputed
                             or r.get("claim") in settled]
                 assessment = engine.calculate(
                     resolved.definition, facts, resolved.period, settled=settled,
-                    settled_refused={r.get("claim") for r in prior if r.get("claim") in settled})
+                    settled_refused={r.get("claim") for r in prior if r.get("claim") in settled},
+                    prior={who: accepted for who, (accepted, _through) in tallied.items()})
+                # The tallied's lines already posted are exactly their tally's: of their lines,
+                # only the keys computed now can be in the ledger with something to correct.
+                fresh = {ln.key for ln in assessment.lines if ln.participant in tallied}
+                tallied_ledger, tallied_owners = _ledger_for_keys(contract, fresh)
+                owners.update(tallied_owners)
                 # The settled claims' lines stay as posted: leave them out of the diff.
                 ledger = engine.Ledger(tuple(ln for ln in ledger.lines
-                                             if ln.key not in assessment.settled_keys))
+                                             if ln.key not in assessment.settled_keys)
+                                       + tallied_ledger.lines)
                 statement = engine.Statement(
                     period=period_id, lines=tuple(engine.diff(assessment.lines, ledger,
                                                               period_id)),
                     refusals=assessment.refusals, notes=assessment.notes)
+                tally_through = {who: through for who, (_acc, through) in tallied.items()}
+                tally_for = {_pseudonym(pk) for pk in changed}
+                from_tally = len(tallied)
             else:
                 facts = default_facts(contract, resolved.period)
         if mode == "full":
             ledger, owners = _ledger_and_owners(contract)
-            statement = engine.statement(resolved.definition, facts, ledger, period_id)
+            assessment = engine.calculate(resolved.definition, facts, resolved.period)
+            statement = engine.Statement(
+                period=period_id, lines=tuple(engine.diff(assessment.lines, ledger, period_id)),
+                refusals=assessment.refusals, notes=assessment.notes)
+            tally_through, from_tally = {}, 0
+            tally_for = {c.participant for c in facts.claims}
         computation = run.computations + 1
         rows = [LedgerLine(
             contract=contract, run=run, period_id=period_id, key=line.key, kind=line.kind,
@@ -451,6 +508,10 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             computation=computation,
         ) for line in statement.lines]
         posted = _post_lines(rows)
+        if requires is not None and not _capped(resolved.definition):
+            # What the next run starts the participants assessed now from (ADR 0022).
+            tallies.save(contract, resolved.terms_version, assessment.accepted, facts.claims,
+                         tally_for, through=tally_through, replace_all=mode == "full")
         run.computations = computation
         run.last_computed_at = timezone.now()
         run.status = RunStatus.DRAFT
@@ -461,6 +522,7 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         run.refusals = new_refusals if refusals is None else refusals + new_refusals
         run.mode = mode
         run.participants_recomputed = len(changed) if mode == "incremental" else 0
+        run.participants_from_tally = from_tally
         if requires is None:
             # Facts supplied by the caller: the next run cannot build on this one.
             run.facts_as_of = None

@@ -11,6 +11,7 @@ from .calculate import calculate, entitlement
 from .diff import diff, statement
 from .flowdown import flow_down
 from .types import (
+    AcceptedClaim,
     Assessment,
     Claim,
     ExternalValue,
@@ -25,7 +26,7 @@ from .types import (
 )
 
 __all__ = [
-    "Assessment", "Claim", "ExternalValue", "Facts", "IndicatorValue", "Ledger", "LedgerLine",
-    "Line", "Refusal", "SampleCheck", "Statement", "calculate", "diff", "entitlement",
-    "flow_down", "instalments", "money", "statement",
+    "AcceptedClaim", "Assessment", "Claim", "ExternalValue", "Facts", "IndicatorValue", "Ledger",
+    "LedgerLine", "Line", "Refusal", "SampleCheck", "Statement", "calculate", "diff",
+    "entitlement", "flow_down", "instalments", "money", "statement",
 ]

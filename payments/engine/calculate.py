@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from contracts.definition import ContractDefinition, Period
 from contracts.definition.model import (
     Cap,
@@ -19,7 +21,7 @@ from contracts.definition.model import (
 from . import adjust, measures, schedule
 from .claims import assess_claims
 from .context import Context
-from .types import Assessment, Facts, Line
+from .types import AcceptedClaim, Assessment, Facts, Line
 
 # Scheduled money first (reconciliations read it), then claims and measures, then recoveries,
 # and caps last because they look at everything else.
@@ -37,7 +39,8 @@ MEASURES = (
 
 def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str,
               settled: frozenset[str] | set[str] = frozenset(),
-              settled_refused: frozenset[str] | set[str] | None = None) -> Assessment:
+              settled_refused: frozenset[str] | set[str] | None = None,
+              prior: Mapping[str, Sequence[AcceptedClaim]] | None = None) -> Assessment:
     """Entitlement to date.
 
     `settled`: ids of claims whose assessment is known to be unchanged since their lines were
@@ -51,10 +54,17 @@ def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str
     is not repeated in ``Assessment.refusals``), an accepted one is replayed, which is all a
     later claim needs of it: its checks read only its participant's earlier claims, settled
     too, so they would come out as they did. Without it, settled claims are checked as usual.
+
+    `prior`: for some participants, the claims accepted for them before every claim of theirs in
+    ``facts`` (as ``Assessment.accepted`` gave them back, ADR 0022). Their claims are assessed
+    as if those had been replayed first; the facts then need hold only the new claims. Their
+    lines are not built either (the caller knows them to be posted). Only valid when nothing
+    sums lines across claims (no cap rule).
     """
     ctx = Context.create(defn, facts, up_to_period)
     ctx.settled = frozenset(settled)
     ctx.settled_refused = None if settled_refused is None else frozenset(settled_refused)
+    ctx.prior = dict(prior or {})
     for rule in defn.rules:
         if isinstance(rule, CoreInstalments):
             schedule.core_instalments(ctx, rule)
@@ -71,7 +81,7 @@ def calculate(defn: ContractDefinition, facts: Facts, up_to_period: Period | str
             adjust.caps(ctx, rule)
     lines = tuple(ln for ln in ctx.lines if ctx.reached(ctx.period(ln.period)))
     return Assessment(lines=lines, refusals=tuple(ctx.refusals), notes=tuple(ctx.notes),
-                      settled_keys=frozenset(ctx.settled_keys))
+                      settled_keys=frozenset(ctx.settled_keys), accepted=ctx.accepted)
 
 
 def entitlement(defn: ContractDefinition, facts: Facts,

@@ -12,7 +12,7 @@ from contracts.definition.model import Grade, Outcome, Tariff, TariffPrice
 from contracts.definition.money import fmt_number, gbp, money
 
 from .context import Context
-from .types import Claim, Line, Refusal
+from .types import AcceptedClaim, Claim, Line, Refusal
 
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -32,9 +32,10 @@ class Refused(Exception):
 
 @dataclass
 class Accepted:
-    claims: dict[str, list[Claim]] = field(default_factory=dict)  # participant -> accepted
+    # participant -> accepted, in order: Claim, or AcceptedClaim for those accepted before
+    claims: dict[str, list[Claim | AcceptedClaim]] = field(default_factory=dict)
 
-    def of(self, participant: str, outcome: str) -> list[Claim]:
+    def of(self, participant: str, outcome: str) -> list[Claim | AcceptedClaim]:
         return [c for c in self.claims.get(participant, []) if c.outcome == outcome]
 
     def add(self, claim: Claim) -> None:
@@ -252,7 +253,8 @@ def _grade(rule: Grade, claim: Claim) -> tuple[str | None, str]:
 
 
 def assess_claims(ctx: Context) -> None:
-    accepted = Accepted()
+    accepted = Accepted({who: list(before) for who, before in ctx.prior.items()})
+    ctx.accepted = accepted.claims
     claim_days = ctx.defn.calendar.post_contract_claim_days
     ordered = sorted(ctx.facts.claims, key=lambda c: (c.achieved, c.id))
     for claim in ordered:

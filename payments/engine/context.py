@@ -35,6 +35,9 @@ class Context:
     # were accepted, so they are replayed without their checks (see calculate()).
     settled_refused: frozenset[str] | None = None
     settled_keys: set[str] = field(default_factory=set)
+    # Claims accepted before this calculation's first claim of each participant named (ADR 0022)
+    prior: dict[str, tuple] = field(default_factory=dict)
+    accepted: dict[str, list] = field(default_factory=dict)
 
     @classmethod
     def create(cls, defn: ContractDefinition, facts: Facts, up_to: Period | str) -> Context:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 ClaimStatus = Literal["verified", "rejected", "pending"]
 
@@ -31,6 +31,19 @@ class Claim:
     evidence: tuple[str, ...] = ()
     adverse_events: tuple[int, ...] = ()  # per sustainment window of the outcome, in order
     events: tuple[str, ...] = ()  # recorded events, checked against Outcome.voided_by
+
+
+class AcceptedClaim(NamedTuple):
+    """What later claims need of an accepted one (once-only windows, recurrence, prerequisites,
+    baskets, attachment): a claim as the engine's running tally of accepted claims holds it.
+    Given back in ``Assessment.accepted`` and taken as ``calculate(prior=...)``, so a caller can
+    keep it between runs instead of reading and replaying a participant's history (ADR 0022)."""
+
+    id: str
+    participant: str
+    outcome: str
+    achieved: date
+    attachment_date: date | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +168,9 @@ class Assessment:
     notes: tuple[str, ...] = ()  # e.g. awaited indicator returns
     # Keys of the lines of claims given as `settled` to calculate(): not rebuilt (see there).
     settled_keys: frozenset[str] = frozenset()
+    # Participant -> the claims accepted for them so far, in the order they were accepted
+    # (Claim or AcceptedClaim: both carry AcceptedClaim's fields), `prior` included.
+    accepted: dict[str, list] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def total(self) -> Decimal:

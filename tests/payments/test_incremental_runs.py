@@ -2,7 +2,8 @@
 full recomputation posts: same keys, amounts, explanations, inputs, references and corrections.
 
 Every run below is computed twice: in full inside a savepoint that is rolled back, then the
-normal way, and the two sets of posted lines are compared line for line. The facts change
+normal way, and the two sets of posted lines are compared line for line, and so are the
+tallies of accepted claims each leaves for the next run (ADR 0022). The facts change
 between runs through every write path the fact-change triggers watch: new returns, late returns,
 status changes after payment, payment-group changes, amendments, events, evidence, drafts
 submitted later, and months with no new facts at all.
@@ -27,7 +28,7 @@ from outcomes.models import (
     Return,
 )
 from payments.fact_changes import triggers_installed
-from payments.models import FactChange, LedgerLine
+from payments.models import FactChange, LedgerLine, ParticipantTally
 from payments.services import _consume_fact_changes, run_period
 from tests.outcomes.conftest import EXAMPLES
 
@@ -45,19 +46,30 @@ def _canonical(refusals):
     return sorted(json.dumps(r, sort_keys=True) for r in refusals)
 
 
+def tallies_of(contract):
+    return {t.participant: (t.terms_version_id, t.accepted, t.through_achieved, t.through_claim)
+            for t in ParticipantTally.objects.filter(contract=contract)}
+
+
 def run_both(contract, period):
-    """Full recomputation (rolled back), then the normal run; both must post the same."""
+    """Full recomputation (rolled back), then the normal run; both must post the same, and
+    leave the same tallies: a full recomputation writes everyone's, so every tally left after
+    the normal run must be the full one's (a participant without a tally has their history
+    read next time)."""
     with transaction.atomic():
         sid = transaction.savepoint()
         full_run, full_lines = run_period(contract, period, full=True)
         expected = [_shape(ln) for ln in full_lines]
         expected_refusals = _canonical(full_run.refusals)
         expected_notes = list(full_run.notes)
+        expected_tallies = tallies_of(contract)
         transaction.savepoint_rollback(sid)
     run, lines = run_period(contract, period)
     assert [_shape(ln) for ln in lines] == expected
     assert _canonical(run.refusals) == expected_refusals
     assert list(run.notes) == expected_notes
+    tallies = tallies_of(contract)
+    assert {who: expected_tallies.get(who) for who in tallies} == tallies
     return run, lines
 
 
@@ -185,7 +197,7 @@ class Programme:
 def test_random_months_of_c3_post_exactly_what_a_full_recomputation_posts(world_a, seed):
     contract = contract_from(world_a, "c3-work-programme.yaml", reference=f"C3-INC-{seed}")
     prog = Programme(contract, seed)
-    modes, actions = [], []
+    modes, actions, from_tally = [], [], 0
     for index, period in enumerate(prog.periods):
         if prog.pending is not None:
             Return.objects.filter(pk=prog.pending.pk).update(status="submitted")
@@ -197,10 +209,13 @@ def test_random_months_of_c3_post_exactly_what_a_full_recomputation_posts(world_
         actions.append(prog.change_something(period, index))
         run, _lines = run_both(contract, period.id)
         modes.append(run.mode)
+        from_tally += run.participants_from_tally
         # The same period again with nothing new: nothing posted, nobody recomputed.
         again, lines = run_both(contract, period.id)
         assert lines == [] and again.mode == "unchanged" and again.participants_recomputed == 0
     assert modes[0] == "full" and set(modes[1:]) == {"incremental"}
+    # New claims uploaded through the triggers (named one by one): assessed from tallies.
+    assert from_tally, "no participant was assessed from a tally: the test does not exercise it"
     assert LedgerLine.objects.filter(contract=contract).exclude(amount=0).exists()
 
 
@@ -310,8 +325,10 @@ def test_a_cap_over_everyone_means_a_full_recomputation_each_time(world_a):
 def test_months_loaded_in_bulk_post_exactly_what_a_full_recomputation_posts(world_a, seed):
     """Each month's return arrives as a bulk load that leaves no fact-change rows (as
     bench/national.py loads, with the triggers off): its participants are found by date, and
-    their earlier claims are settled (replayed without their checks, their refusals kept from
-    the last run). Changes after payment still go through the triggers."""
+    assessed from their tally of accepted claims (ADR 0022) or, where the tallies have been
+    lost (every fourth month here, as after the upgrade that brought them), their earlier
+    claims are settled (replayed without their checks, their refusals kept from the last
+    run). Changes after payment still go through the triggers."""
     from payments.engine import claims as engine_claims
 
     contract = contract_from(world_a, "c3-work-programme.yaml", reference=f"C3-BULK-{seed}")
@@ -323,15 +340,77 @@ def test_months_loaded_in_bulk_post_exactly_what_a_full_recomputation_posts(worl
         return real_replay(*args)
 
     engine_claims._replay = counting_replay
+    from_tally = 0
     try:
         for index, period in enumerate(prog.periods):
             prog.claims(new_return(contract, period), period)
             FactChange.objects.all().delete()  # the load left no markers
             if index % 3 == 2:
                 prog.change_something(period, index)
+            if index % 4 == 3:
+                ParticipantTally.objects.filter(contract=contract).delete()
             run, _lines = run_both(contract, period.id)
             assert run.mode == ("full" if index == 0 else "incremental")
+            from_tally += run.participants_from_tally
     finally:
         engine_claims._replay = real_replay
+    assert from_tally, "no participant was assessed from a tally: the test does not exercise it"
     assert replayed, "no settled claim was replayed: the test does not exercise it"
     assert run.refusals, "no refusal to keep: the test does not exercise it"
+
+
+@pytest.mark.django_db
+def test_new_claims_after_a_tally_are_assessed_without_reading_the_history(world_a, monkeypatch):
+    """ADR 0022: a participant whose new claims all come after their tally is assessed from it:
+    their earlier claims are not read, yet a duplicate is still refused; a late claim (one that
+    sorts before a claim the tally covers) has their history read and replayed instead."""
+    import payments.services as services
+
+    contract = contract_from(world_a, "c3-work-programme.yaml")
+    jun, jul, aug = periods_of(contract)[:3]
+    prog = Programme(contract, 5)
+    ret = new_return(contract, jun)
+    a, b = prog.person(jun), prog.person(jun)
+    for person in (a, b):
+        Claim.objects.create(return_record=ret, participant=person, outcome="attachment",
+                             achieved=jun.start, status="passed")
+    run, lines = run_both(contract, jun.id)
+    assert run.mode == "full" and len(lines) == 2
+    assert set(tallies_of(contract)) == {f"P{a.pk}", f"P{b.pk}"}
+
+    reads = []
+    real = services.default_facts
+
+    def spy(contract, period, participants=None, **new_only):
+        facts = real(contract, period, participants, **new_only)
+        reads.append((set(participants or ()), "new" if new_only else "history",
+                      {c.id for c in facts.claims}))
+        return facts
+    monkeypatch.setattr(services, "default_facts", spy)
+
+    ret = new_return(contract, jul)
+    again = Claim.objects.create(return_record=ret, participant=a, outcome="attachment",
+                                 achieved=jul.start, status="passed")
+    entry = Claim.objects.create(return_record=ret, participant=b, outcome="job_entry",
+                                 achieved=jul.end, status="passed")
+    reads.clear()
+    run, _lines = run_period(contract, jul.id)  # not run_both: its full run reads everything
+    assert run.mode == "incremental" and run.participants_from_tally == 2
+    # Only the two new claims were read; nobody's history.
+    assert reads == [({a.pk, b.pk}, "new", {f"C{again.pk}", f"C{entry.pk}"}),
+                     (set(), "history", set())]
+    [refusal] = [r for r in run.refusals if r["claim"] == f"C{again.pk}"]
+    assert refusal["code"] == "duplicate"  # known from a's tally alone
+
+    ret = new_return(contract, aug)
+    late = Claim.objects.create(return_record=ret, participant=b, outcome="job_entry",
+                                achieved=jul.start, status="passed")  # before b's July entry
+    reads.clear()
+    monkeypatch.setattr(services, "default_facts", real)
+    run, _lines = run_both(contract, aug.id)
+    assert run.participants_recomputed == 1 and run.participants_from_tally == 0
+    monkeypatch.setattr(services, "default_facts", spy)
+    Claim.objects.filter(pk=late.pk).update(status="rejected")
+    run, _lines = run_both(contract, aug.id)
+    history = [claims for who, how, claims in reads if how == "history" and b.pk in who]
+    assert history and f"C{entry.pk}" in history[0]  # b's history was read again

@@ -1,0 +1,87 @@
+"""Per-participant tallies of accepted claims, kept between payment runs (ADR 0022).
+
+A monthly run recomputes the participants with new claims. Most of them are part-way through a
+series (a job outcome, then up to 26 sustainment payments), and placing the new claim needs
+what was accepted for them before: how many payments, when the series started, whether the
+once-only outcome was paid. Reading and replaying each one's history for that is most of a
+national run's time, so the last computation's answer is kept here, one row per participant.
+
+A tally answers for a participant only when every claim of theirs that the run reads as new
+comes after every claim the tally covers, in the engine's order (achieved, id); otherwise the
+participant's history is read and replayed as before (ADR 0012), and the tally rewritten.
+"""
+
+import datetime as dt
+
+from payments import engine
+
+from .models import ParticipantTally
+
+
+def _chunks(items, size=20000):
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def load(contract, terms_version, participants):
+    """{pseudonym: (accepted claims, (achieved, claim id) of the last claim covered)} for those
+    of `participants` with a tally written under `terms_version`."""
+    found = {}
+    from_ordinal = dt.date.fromordinal
+    rows = ParticipantTally.objects.filter(contract=contract, terms_version=terms_version)
+    for chunk in _chunks(sorted(participants)):
+        for who, accepted, through_achieved, through_claim in rows.filter(
+                participant__in=chunk).values_list("participant", "accepted", "through_achieved",
+                                                   "through_claim"):
+            found[who] = (tuple(
+                engine.AcceptedClaim(claim, who, outcome, from_ordinal(achieved),
+                                     from_ordinal(attached) if attached else None)
+                for claim, outcome, achieved, attached in accepted),
+                (through_achieved, through_claim))
+    return found
+
+
+def covers_none_of(through, claims):
+    """Whether every one of `claims` comes after the tally's last claim in the engine's order,
+    so that replaying the tally first is exactly what assessing the whole history would do."""
+    return all((c.achieved, c.id) > through for c in claims)
+
+
+def rows(accepted, claims, participants, through=None):
+    """(participant, accepted, through achieved, through claim) of each of `participants` with
+    claims: `accepted` is the engine's (Assessment.accepted), `claims` the claims the
+    computation read (any status: a claim not accepted is covered too), `through` the last
+    claim already covered by each participant's tally read in, if any."""
+    last = {who: point for who, point in (through or {}).items() if who in participants}
+    for claim in claims:
+        who, point = claim.participant, (claim.achieved, claim.id)
+        if who in participants and (who not in last or point > last[who]):
+            last[who] = point
+    return [(who, [[c.id, c.outcome, c.achieved.toordinal(),
+                    c.attachment_date.toordinal() if c.attachment_date else None]
+                   for c in accepted.get(who, ())], point[0], point[1])
+            for who, point in last.items()]
+
+
+def save(contract, terms_version, accepted, claims, participants, *, through=None,
+         replace_all=False):
+    """Write the tallies of `participants` after a computation (see rows()).
+    `replace_all`: a full recomputation, so every other row of the contract is stale and goes.
+    A participant recomputed and found with no claims at all (a return withdrawn, say) loses
+    their tally."""
+    found = rows(accepted, claims, participants, through)
+    mine = ParticipantTally.objects.filter(contract=contract)
+    if replace_all:
+        mine.delete()
+    else:
+        for chunk in _chunks(set(participants) - {row[0] for row in found}):
+            mine.filter(participant__in=chunk).delete()
+    # One statement per batch: insert, or replace the row already there.
+    ParticipantTally.objects.bulk_create(
+        [ParticipantTally(contract=contract, terms_version=terms_version, participant=who,
+                          accepted=acc, through_achieved=day, through_claim=claim)
+         for who, acc, day, claim in found],
+        batch_size=5000, update_conflicts=True, unique_fields=["contract", "participant"],
+        update_fields=["terms_version", "accepted", "through_achieved", "through_claim"])
+    return len(found)
