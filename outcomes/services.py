@@ -897,11 +897,22 @@ def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_sin
         claims = claims.filter(Q(return_record__in=returns.filter(period_end__gt=new_since))
                                | Q(pk__in=sorted(also_claims)))
     for scope in _participant_scopes(participants):
-        scoped = claims if scope is None else claims.filter(participant_id__in=scope)
-        rows += scoped.values_list(*CLAIM_FACT_FIELDS)
-        for claim_id, evidence_type in links.filter(claim__in=scoped).values_list(
-                "claim_id", "evidencefile__evidence_type"):
-            evidence.setdefault(claim_id, set()).add(evidence_type)
+        if scope is None:
+            scoped = [claims]
+        elif new_since is None:
+            # The participants' claims by the participant index first, then by primary key:
+            # given the participants and the returns in one query, PostgreSQL scans every claim
+            # of every return (all of a national contract's) to find a few hundred.
+            ids = list(Claim.objects.filter(participant_id__in=scope).order_by()
+                       .values_list("pk", flat=True))
+            scoped = [claims.filter(pk__in=chunk) for chunk in _participant_scopes(ids)]
+        else:
+            scoped = [claims.filter(participant_id__in=scope)]
+        for part in scoped:
+            rows += part.values_list(*CLAIM_FACT_FIELDS)
+            for claim_id, evidence_type in links.filter(claim__in=part).values_list(
+                    "claim_id", "evidencefile__evidence_type"):
+                evidence.setdefault(claim_id, set()).add(evidence_type)
     rows.sort(key=lambda r: (r[3], r[0]))
     recorded = _recorded_events(returns, up_to_date, participants)
     no_events = ((), ())
