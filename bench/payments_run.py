@@ -90,11 +90,22 @@ def reset_month():
             cur.execute(f"CREATE TABLE {TALLIES_BEFORE} AS "
                         "SELECT * FROM payments_participanttally")
         elif ids:
-            cur.execute("DELETE FROM payments_participanttally")
-            cur.execute(f"INSERT INTO payments_participanttally SELECT * FROM {TALLIES_BEFORE}")
+            # Only the rows the month wrote: rewriting all million would bloat the table.
+            cur.execute(
+                "DELETE FROM payments_participanttally t WHERE NOT EXISTS (SELECT 1 FROM "
+                f"{TALLIES_BEFORE} b WHERE b.id = t.id AND b.contract_id = t.contract_id AND "
+                "b.participant = t.participant AND b.terms_version_id = t.terms_version_id AND "
+                "b.accepted = t.accepted AND b.through_achieved = t.through_achieved AND "
+                "b.through_claim = t.through_claim)")
+            cur.execute(
+                f"INSERT INTO payments_participanttally SELECT * FROM {TALLIES_BEFORE} b "
+                "WHERE NOT EXISTS (SELECT 1 FROM payments_participanttally t WHERE t.id = b.id)")
     if ids:
-        with connection.cursor() as cur:  # outside the transaction, as VACUUM must be
-            cur.execute("VACUUM (ANALYZE) payments_participanttally")
+        # Outside the transaction, as VACUUM must be: the deleted lines and rows would
+        # otherwise pile up, run after run, in the tables the next run reads.
+        with connection.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE) payments_participanttally, payments_ledgerline, "
+                        "payments_paymentrun")
     return len(ids)
 
 
@@ -171,7 +182,9 @@ def sql_aggregate(day=BENCH_END):
 
 def start_workers(n, queue, db, broker):
     env = dict(os.environ, DATABASE_URL=f"{SERVER}/{db}", CELERY_BROKER_URL=broker,
-               CELERY_RESULT_BACKEND=broker, DJANGO_SETTINGS_MODULE="pbr.settings.dev")
+               CELERY_RESULT_BACKEND=broker, DJANGO_SETTINGS_MODULE="pbr.settings.dev",
+               # As in production: with DEBUG on, Django keeps the text of every query.
+               DEBUG="0")
     logs = ROOT / "var"
     logs.mkdir(exist_ok=True)
     procs = []

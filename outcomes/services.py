@@ -847,7 +847,7 @@ def _recorded_events(returns, up_to_date, participants=None):
                                              occurred__lte=up_to_date).order_by()  # sorted below
     rows = []
     for scope in _participant_scopes(participants):
-        scoped = events if scope is None else events.filter(participant_id__in=scope)
+        scoped = events if scope is None else events.filter(participant_id__anyof=scope)
         rows += scoped.values_list("participant_id", "occurred", "event", "pk")
     rows.sort(key=lambda r: (r[1], r[3]))
     for participant_id, occurred, code, _pk in rows:
@@ -895,7 +895,7 @@ def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_sin
         # Driven from the few new returns (and the claims named), never from the participants'
         # whole history.
         claims = claims.filter(Q(return_record__in=returns.filter(period_end__gt=new_since))
-                               | Q(pk__in=sorted(also_claims)))
+                               | Q(pk__anyof=sorted(also_claims)))
     for scope in _participant_scopes(participants):
         if scope is None:
             scoped = [claims]
@@ -903,11 +903,11 @@ def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_sin
             # The participants' claims by the participant index first, then by primary key:
             # given the participants and the returns in one query, PostgreSQL scans every claim
             # of every return (all of a national contract's) to find a few hundred.
-            ids = list(Claim.objects.filter(participant_id__in=scope).order_by()
+            ids = list(Claim.objects.filter(participant_id__anyof=scope).order_by()
                        .values_list("pk", flat=True))
-            scoped = [claims.filter(pk__in=chunk) for chunk in _participant_scopes(ids)]
+            scoped = [claims.filter(pk__anyof=chunk) for chunk in _participant_scopes(ids)]
         else:
-            scoped = [claims.filter(participant_id__in=scope)]
+            scoped = [claims.filter(participant_id__anyof=scope)]
         for part in scoped:
             rows += part.values_list(*CLAIM_FACT_FIELDS)
             for claim_id, evidence_type in links.filter(claim__in=part).values_list(

@@ -133,7 +133,7 @@ def _ledger_and_owners(contract, participants=None):
     else:
         rows = list(base.filter(participant="").values_list(*_LEDGER_FIELDS))
         for chunk in _chunks(sorted(participants)):
-            rows += base.filter(participant__in=chunk).values_list(*_LEDGER_FIELDS)
+            rows += base.filter(participant__anyof=chunk).values_list(*_LEDGER_FIELDS)
     return _as_ledger(rows)
 
 
@@ -142,7 +142,7 @@ def _ledger_for_keys(contract, keys):
     base = LedgerLine.objects.filter(contract=contract)
     rows = []
     for chunk in _chunks(sorted(keys)):
-        rows += base.filter(key__in=chunk).values_list(*_LEDGER_FIELDS)
+        rows += base.filter(key__anyof=chunk).values_list(*_LEDGER_FIELDS)
     return _as_ledger(rows)
 
 
@@ -199,7 +199,7 @@ def _consume_fact_changes(contract):
             touched.setdefault(participant, set()).add(f"C{claim}")
     if ids:
         for chunk in _chunks(ids):
-            FactChange.objects.filter(participant_id__in=chunk).filter(Exists(mine)).delete()
+            FactChange.objects.filter(participant_id__anyof=chunk).filter(Exists(mine)).delete()
     return ids, touched
 
 
@@ -321,6 +321,8 @@ def _record_unchanged(contract, run, *, actor, job):
     return run, []
 
 
+# LedgerLine's columns in field order: the COPY's columns, and the order run_period builds
+# instances in (tests/payments/test_ledger_posting.py checks the two agree).
 _COPY_COLUMNS = ("id", "contract_id", "run_id", "period_id", "key", "kind", "rule_id", "amount",
                  "shadow", "subcontractor", "participant", "explanation", "inputs", "references",
                  "corrects_id", "computation", "created_at")
@@ -328,15 +330,15 @@ _COPY_COLUMNS = ("id", "contract_id", "run_id", "period_id", "key", "kind", "rul
 
 def _copy_row(row, created):
     """One ledger line as a row of COPY's text format, in _COPY_COLUMNS order; JSON fields as
-    the JSONField itself writes them (json.dumps)."""
-    e = pgcopy.text
+    the JSONField itself writes them (json.dumps). The text fields are joined with NUL (which
+    PostgreSQL text cannot hold) and escaped in one pass, then the NULs become tabs."""
     corrects = "\\N" if row.corrects_id is None else str(row.corrects_id)
-    return (f"{row.pk}\t{row.contract_id}\t{row.run_id}\t{e(row.period_id)}\t"
-            f"{e(row.key)}\t{e(row.kind)}\t{e(row.rule_id)}\t"
-            f"{row.amount}\t{'t' if row.shadow else 'f'}\t{e(row.subcontractor)}\t"
-            f"{e(row.participant)}\t{e(row.explanation)}\t"
-            f"{e(json.dumps(row.inputs))}\t{e(json.dumps(row.references))}\t"
-            f"{corrects}\t{row.computation}\t{created}\n")
+    text = pgcopy.text("\0".join((
+        row.period_id, row.key, row.kind, row.rule_id, str(row.amount),
+        "t" if row.shadow else "f", row.subcontractor, row.participant, row.explanation,
+        json.dumps(row.inputs), json.dumps(row.references)))).replace("\0", "\t")
+    return (f"{row.pk}\t{row.contract_id}\t{row.run_id}\t{text}\t{corrects}\t"
+            f"{row.computation}\t{created}\n")
 
 
 def _post_lines(rows):
@@ -366,6 +368,60 @@ def _post_lines(rows):
     return rows
 
 
+class _CarriedRefusals:
+    """The last computation's refusals, carried into an incremental one: they stand for
+    everyone not `recomputed` (participants whose history is read again) and for those
+    participants' `settled` claims; the rest are replaced by the new computation's.
+
+    A national contract's list holds over 12,000 refusals (2.4 MB of JSON), rewritten by
+    every run; on PostgreSQL it is filtered and written in the database (jsonb) rather than
+    decoded, filtered and encoded again here, and only the recomputed participants' entries
+    are read. `kept` is the list to write from here, or None when `write` does it there."""
+
+    def __init__(self, basis_pk, recomputed, settled):
+        self.basis_pk, self.recomputed, self.settled = basis_pk, sorted(recomputed), settled
+        self.new = []
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT e->>'claim' FROM payments_paymentrun b, "
+                    "jsonb_array_elements(b.refusals) e WHERE b.id = %s "
+                    "AND coalesce(e->>'participant', '') = ANY(%s::text[])",
+                    [basis_pk, self.recomputed])
+                self.mine = {claim for (claim,) in cursor.fetchall()}
+            self.kept = None
+        else:
+            prior = (PaymentRun.objects.filter(pk=basis_pk)
+                     .values_list("refusals", flat=True).get())
+            self.mine = {r.get("claim") for r in prior if r.get("participant") in recomputed}
+            self.kept = [r for r in prior if r.get("participant") not in recomputed
+                         or r.get("claim") in settled]
+
+    def settled_refused(self):
+        """Which settled claims the last computation refused."""
+        return {claim for claim in self.mine if claim in self.settled}
+
+    def write(self, run):
+        """The run's refusals: those carried, in their order, then the new ones. When none is
+        dropped (the usual month: the participants recomputed had no refusals, or only of
+        settled claims) the list is extended as it is, without taking it apart."""
+        with connection.cursor() as cursor:
+            if not self.mine - self.settled:
+                cursor.execute(
+                    "UPDATE payments_paymentrun SET refusals = (SELECT b.refusals FROM "
+                    "payments_paymentrun b WHERE b.id = %s) || %s::jsonb WHERE id = %s",
+                    [self.basis_pk, json.dumps(self.new), run.pk])
+                return
+            cursor.execute(
+                "UPDATE payments_paymentrun SET refusals = coalesce(("
+                "SELECT jsonb_agg(e ORDER BY n) FROM payments_paymentrun b, "
+                "jsonb_array_elements(b.refusals) WITH ORDINALITY AS x(e, n) WHERE b.id = %s "
+                "AND (NOT coalesce(e->>'participant', '') = ANY(%s::text[]) "
+                "OR e->>'claim' = ANY(%s::text[]))), '[]'::jsonb) || %s::jsonb WHERE id = %s",
+                [self.basis_pk, self.recomputed, sorted(self.settled), json.dumps(self.new),
+                 run.pk])
+
+
 def _refusal_rows(refusals):
     return [{"claim": r.claim_id, "participant": r.participant, "outcome": r.outcome,
              "reason": r.reason, "code": r.code, "rule": r.rule_id or ""} for r in refusals]
@@ -393,6 +449,12 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
     # Before anything is read: a fact written from here on moves the version again.
     facts_version = contract_facts_version(contract) if facts is None else None
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A run's queries ask for a few thousand participants' rows by index; the planner
+            # overestimates them and compiles each with JIT, which took several times the
+            # query itself (60-200 ms a query at national scale: docs/performance.md).
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         # One computation per contract at a time, whatever the period: each builds on what the
         # last one left in the ledger (ADR 0012).
         Contract.objects.select_for_update().filter(pk=contract.pk).values_list("pk").first()
@@ -456,14 +518,11 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                 # everyone whose history is not read and for the settled claims of those whose
                 # is: the engine replays settled claims without checking them again
                 # (calculate()), and starts the tallied from their tally.
-                prior = (PaymentRun.objects.filter(pk=basis.pk)
-                         .values_list("refusals", flat=True).get())
-                refusals = [r for r in prior if r.get("participant") not in recomputed
-                            or r.get("claim") in settled]
+                refusals = _CarriedRefusals(basis.pk, recomputed, settled)
                 assessment = engine.calculate(
                     resolved.definition, facts, resolved.period, settled=settled,
-                    settled_refused={r.get("claim") for r in prior if r.get("claim") in settled},
-                    prior={who: accepted for who, (accepted, _through) in tallied.items()})
+                    settled_refused=refusals.settled_refused(),
+                    prior={who: tally[0] for who, tally in tallied.items()})
                 # The tallied's lines already posted are exactly their tally's: of their lines,
                 # only the keys computed now can be in the ledger with something to correct.
                 fresh = {ln.key for ln in assessment.lines if ln.participant in tallied}
@@ -477,7 +536,6 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                     period=period_id, lines=tuple(engine.diff(assessment.lines, ledger,
                                                               period_id)),
                     refusals=assessment.refusals, notes=assessment.notes)
-                tally_through = {who: through for who, (_acc, through) in tallied.items()}
                 tally_for = {_pseudonym(pk) for pk in changed}
                 from_tally = len(tallied)
             else:
@@ -488,26 +546,25 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             statement = engine.Statement(
                 period=period_id, lines=tuple(engine.diff(assessment.lines, ledger, period_id)),
                 refusals=assessment.refusals, notes=assessment.notes)
-            tally_through, from_tally = {}, 0
+            tallied, from_tally = {}, 0
             tally_for = {c.participant for c in facts.claims}
         computation = run.computations + 1
-        rows = [LedgerLine(  # ids, not instances: quicker for thousands of lines
-            contract_id=contract.pk, run_id=run.pk, period_id=period_id, key=line.key, kind=line.kind,
-            rule_id=line.rule_id, amount=line.amount.quantize(CENT, ROUND_HALF_UP),
-            shadow=line.shadow, subcontractor=line.subcontractor or "",
+        # Positional values in the model's field order (_LINE_FIELDS): Django's quick way to
+        # build an instance, which matters for the thousands of lines of a national contract.
+        rows = [LedgerLine(
+            None, contract.pk, run.pk, period_id, line.key, line.kind, line.rule_id,
+            line.amount.quantize(CENT, ROUND_HALF_UP), line.shadow, line.subcontractor or "",
             # A reversal names no participant of its own: it belongs to the key's participant,
             # which is also how the next run finds it among that participant's lines.
-            participant=line.participant or owners.get(line.key, ""),
-            explanation=line.explanation,
-            inputs=dict(line.inputs), references=list(line.references),
-            corrects_id=int(line.corrects) if line.corrects else None,
-            computation=computation,
+            line.participant or owners.get(line.key, ""), line.explanation,
+            dict(line.inputs), list(line.references),
+            int(line.corrects) if line.corrects else None, computation, None,
         ) for line in statement.lines]
         posted = _post_lines(rows)
         if requires is not None and not _capped(resolved.definition):
             # What the next run starts the participants assessed now from (ADR 0022).
             tallies.save(contract, resolved.terms_version, assessment.accepted, facts.claims,
-                         tally_for, through=tally_through, replace_all=mode == "full")
+                         tally_for, tallied=tallied, replace_all=mode == "full")
         run.computations = computation
         run.last_computed_at = timezone.now()
         run.status = RunStatus.DRAFT
@@ -515,7 +572,12 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         run.terms_version = resolved.terms_version
         run.notes = list(statement.notes)
         new_refusals = _refusal_rows(statement.refusals)
-        run.refusals = new_refusals if refusals is None else refusals + new_refusals
+        if refusals is None:
+            run.refusals = new_refusals
+        else:
+            refusals.new = new_refusals
+            if refusals.kept is not None:
+                run.refusals = refusals.kept + new_refusals
         run.mode = mode
         run.participants_recomputed = len(changed) if mode == "incremental" else 0
         run.participants_from_tally = from_tally
@@ -540,6 +602,8 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         if settings.PBR_TEST_RUN_PAUSE:
             time.sleep(settings.PBR_TEST_RUN_PAUSE)
         run.save()
+        if refusals is not None and refusals.kept is None:
+            refusals.write(run)
         audit.record("payment_run.computed", actor=actor, obj=run, organisation=contract.commissioner,
                      after={"computation": computation, "lines_posted": len(posted),
                             "amount_posted": str(sum((r.amount for r in posted if not r.shadow),

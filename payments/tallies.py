@@ -29,20 +29,28 @@ def _chunks(items, size=20000):
 
 
 def load(contract, terms_version, participants):
-    """{pseudonym: (accepted claims, (achieved, claim id) of the last claim covered)} for those
-    of `participants` with a tally written under `terms_version`."""
+    """{pseudonym: (accepted claims, (achieved, claim id) of the last claim covered, the
+    accepted claims as stored)} for those of `participants` with a tally written under
+    `terms_version`."""
     found = {}
-    from_ordinal = dt.date.fromordinal
+    days = {}  # a national month's tallies hold a million dates, of a few thousand days
+    make = engine.AcceptedClaim
+
+    def day(ordinal):
+        found_day = days.get(ordinal)
+        if found_day is None:
+            found_day = days[ordinal] = dt.date.fromordinal(ordinal)
+        return found_day
+
     rows = ParticipantTally.objects.filter(contract=contract, terms_version=terms_version)
     for chunk in _chunks(sorted(participants)):
         for who, accepted, through_achieved, through_claim in rows.filter(
-                participant__in=chunk).values_list("participant", "accepted", "through_achieved",
-                                                   "through_claim"):
-            found[who] = (tuple(
-                engine.AcceptedClaim(claim, who, outcome, from_ordinal(achieved),
-                                     from_ordinal(attached) if attached else None)
-                for claim, outcome, achieved, attached in accepted),
-                (through_achieved, through_claim))
+                participant__anyof=chunk).values_list("participant", "accepted",
+                                                      "through_achieved", "through_claim"):
+            found[who] = (
+                tuple([make(claim, who, outcome, day(achieved), day(attached) if attached else None)
+                       for claim, outcome, achieved, attached in accepted]),
+                (through_achieved, through_claim), accepted)
     return found
 
 
@@ -52,35 +60,48 @@ def covers_none_of(through, claims):
     return all((c.achieved, c.id) > through for c in claims)
 
 
-def rows(accepted, claims, participants, through=None):
+def _stored(claim):
+    return [claim.id, claim.outcome, claim.achieved.toordinal(),
+            claim.attachment_date.toordinal() if claim.attachment_date else None]
+
+
+def rows(accepted, claims, participants, tallied=None):
     """(participant, accepted, through achieved, through claim) of each of `participants` with
     claims: `accepted` is the engine's (Assessment.accepted), `claims` the claims the
-    computation read (any status: a claim not accepted is covered too), `through` the last
-    claim already covered by each participant's tally read in, if any."""
-    last = {who: point for who, point in (through or {}).items() if who in participants}
+    computation read (any status: a claim not accepted is covered too), `tallied` the tallies
+    read in (load()) for those assessed from them: what they cover is kept as stored, and only
+    the claims accepted after it are added."""
+    tallied = tallied or {}
+    last = {who: tally[1] for who, tally in tallied.items() if who in participants}
     for claim in claims:
         who, point = claim.participant, (claim.achieved, claim.id)
         if who in participants and (who not in last or point > last[who]):
             last[who] = point
-    return [(who, [[c.id, c.outcome, c.achieved.toordinal(),
-                    c.attachment_date.toordinal() if c.attachment_date else None]
-                   for c in accepted.get(who, ())], point[0], point[1])
-            for who, point in last.items()]
+    found = []
+    for who, point in last.items():
+        mine = accepted.get(who, ())
+        if who in tallied:
+            before, _through, stored = tallied[who]
+            kept = stored + [_stored(c) for c in mine[len(before):]]
+        else:
+            kept = [_stored(c) for c in mine]
+        found.append((who, kept, point[0], point[1]))
+    return found
 
 
-def save(contract, terms_version, accepted, claims, participants, *, through=None,
+def save(contract, terms_version, accepted, claims, participants, *, tallied=None,
          replace_all=False):
     """Write the tallies of `participants` after a computation (see rows()).
     `replace_all`: a full recomputation, so every other row of the contract is stale and goes.
     A participant recomputed and found with no claims at all (a return withdrawn, say) loses
     their tally."""
-    found = rows(accepted, claims, participants, through)
+    found = rows(accepted, claims, participants, tallied)
     mine = ParticipantTally.objects.filter(contract=contract)
     if replace_all:
         mine.delete()
     else:
         for chunk in _chunks(set(participants) - {row[0] for row in found}):
-            mine.filter(participant__in=chunk).delete()
+            mine.filter(participant__anyof=chunk).delete()
     if connection.vendor == "postgresql":
         _upsert_copy(contract, terms_version, found)
     else:

@@ -6,8 +6,9 @@ class PbrConfig(AppConfig):
     verbose_name = "Core: organisations, people, audit"
 
     def ready(self):
-        # Sign-in signal receivers: audit of failures, session clocks, the two-factor step.
-        from . import auth_lockout, auth_session, mfa  # noqa: F401
+        # Sign-in signal receivers: audit of failures, session clocks, the two-factor step;
+        # and the field__anyof lookup.
+        from . import auth_lockout, auth_session, lookups, mfa  # noqa: F401
 
         mfa.hide_device_admin()
 

@@ -80,3 +80,12 @@ def test_the_ledger_keeps_only_the_indexes_its_lookups_use():
     assert indexed == [("contract_id", "id"), ("contract_id", "key"),
                        ("contract_id", "participant"), ("corrects_id",), ("id",),
                        ("run_id", "computation", "key")]
+
+
+def test_copy_columns_are_the_ledger_lines_fields_in_order():
+    """run_period builds LedgerLine instances from positional values in this order (Django's
+    quick path), and COPY writes the columns in it: both go wrong together if a field is added
+    or moved without them."""
+    from payments.services import _COPY_COLUMNS
+
+    assert list(_COPY_COLUMNS) == [f.attname for f in LedgerLine._meta.concrete_fields]
