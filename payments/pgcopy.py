@@ -2,13 +2,13 @@
 
 import io
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
 
 def text(value):
     """A text value as a field of COPY's text format: backslash, tab, newline and carriage
-    return escaped."""
-    return value.translate(_ESCAPES)
+    return escaped. (Four replace() calls: str.translate with a mapping looks each character
+    up in turn, ten times slower on the explanations' "£".)"""
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
 
 
 def copy_in(cursor, table, columns, lines):

@@ -42,7 +42,10 @@ def diff(entitlement_lines: Iterable[Line], ledger: Ledger | Iterable[LedgerLine
         if history and delta == 0:
             continue
         if not history:
-            out.append(replace(target[-1], period=period_id, amount=delta))
+            last = target[-1]
+            # (most keys are new and already in this period: the line is posted as it is)
+            out.append(last if last.period == period_id and last.amount == delta
+                       else replace(last, period=period_id, amount=delta))
             continue
         last = history[-1]
         if not target:
