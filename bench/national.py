@@ -466,6 +466,7 @@ def build_contract(spec, seed, ids, orgs):
         high = cursor.fetchone()[0]
         PaymentRun.objects.filter(pk=run_of[prev.id]).update(
             facts_as_of=prev.end, ledger_high_water=high,
+            tallies_complete=not any(isinstance(rule, Cap) for rule in defn.rules),
             facts_basis={"requires_verification": verification_required(contract)},
             notes=list(assessment.notes),
             refusals=[{"claim": r.claim_id, "participant": r.participant, "outcome": r.outcome,

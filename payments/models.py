@@ -56,8 +56,10 @@ class PaymentRun(models.Model):
                             help_text="full, or incremental: only changed participants recomputed.")
     participants_recomputed = models.PositiveIntegerField(default=0)
     participants_from_tally = models.PositiveIntegerField(
-        default=0, help_text="Of those, how many were assessed from their tally of accepted "
-                             "claims without reading their history (ADR 0022).")
+        default=0, help_text="Of those, how many were assessed without reading their history: "
+                             "from their tally of accepted claims, or as new (ADR 0022).")
+    tallies_complete = models.BooleanField(
+        default=False, help_text="Every participant with a claim had a tally after this run.")
     facts_basis = models.JSONField(default=dict, blank=True,
                                    help_text="Contract-wide settings the facts were read under.")
     facts_version = models.BigIntegerField(

@@ -310,7 +310,7 @@ def _record_unchanged(contract, run, *, actor, job):
     run.error = ""
     run.mode = "unchanged"
     run.participants_recomputed = 0
-    run.participants_from_tally = 0
+    run.participants_from_tally = 0  # (tallies_complete: unchanged, as the tallies are)
     if job is not None:
         run.job = job
     run.save()  # the deferred refusals and notes are not written
@@ -498,8 +498,12 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                 changed |= with_claims | with_events
                 # Those whose only news is claims, and whose tally (ADR 0022) covers none of
                 # them: their new claims are read and assessed after the tally, nothing older.
-                tallied = tallies.load(contract, resolved.terms_version,
-                                       {_pseudonym(pk) for pk in changed} - replay)
+                candidates = {_pseudonym(pk) for pk in changed} - replay
+                tallied = tallies.load(contract, resolved.terms_version, candidates)
+                if basis.tallies_complete:
+                    # Everyone with a claim known to the last computation has a tally, so the
+                    # others have no history: what is new to them is all they have.
+                    tallied.update(dict.fromkeys(candidates - set(tallied), tallies.NONE_YET))
                 new_facts = default_facts(
                     contract, resolved.period,
                     participants={pk for pk in changed if _pseudonym(pk) in tallied},
@@ -589,6 +593,10 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
         run.mode = mode
         run.participants_recomputed = len(changed) if mode == "incremental" else 0
         run.participants_from_tally = from_tally
+        # Whether every participant with a claim now has a tally (ADR 0022): after a full
+        # recomputation that wrote them, and after every incremental run built on one.
+        run.tallies_complete = (requires is not None and not _capped(resolved.definition)
+                                and (mode == "full" or basis.tallies_complete))
         if requires is None:
             # Facts supplied by the caller: the next run cannot build on this one.
             run.facts_as_of = None

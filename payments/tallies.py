@@ -34,24 +34,27 @@ def load(contract, terms_version, participants):
     `terms_version`."""
     found = {}
     days = {}  # a national month's tallies hold a million dates, of a few thousand days
-    make = engine.AcceptedClaim
-
-    def day(ordinal):
-        found_day = days.get(ordinal)
-        if found_day is None:
-            found_day = days[ordinal] = dt.date.fromordinal(ordinal)
-        return found_day
+    from_ordinal = dt.date.fromordinal
+    # tuple.__new__ straight: a named tuple's own __new__ is Python, three times slower.
+    new, cls = tuple.__new__, engine.AcceptedClaim
 
     rows = ParticipantTally.objects.filter(contract=contract, terms_version=terms_version)
     for chunk in _chunks(sorted(participants)):
         for who, accepted, through_achieved, through_claim in rows.filter(
                 participant__anyof=chunk).values_list("participant", "accepted",
                                                       "through_achieved", "through_claim"):
-            found[who] = (
-                tuple([make(claim, who, outcome, day(achieved), day(attached) if attached else None)
-                       for claim, outcome, achieved, attached in accepted]),
-                (through_achieved, through_claim), accepted)
+            claims = []
+            for claim, outcome, achieved, attached in accepted:
+                on = days.get(achieved) or days.setdefault(achieved, from_ordinal(achieved))
+                since = None if not attached else (
+                    days.get(attached) or days.setdefault(attached, from_ordinal(attached)))
+                claims.append(new(cls, (claim, who, outcome, on, since)))
+            found[who] = (tuple(claims), (through_achieved, through_claim), accepted)
     return found
+
+
+# The tally of a participant with no claim yet: nothing accepted, nothing covered.
+NONE_YET = ((), (dt.date.min, ""), [])
 
 
 def covers_none_of(through, claims):
@@ -72,7 +75,8 @@ def rows(accepted, claims, participants, tallied=None):
     read in (load()) for those assessed from them: what they cover is kept as stored, and only
     the claims accepted after it are added."""
     tallied = tallied or {}
-    last = {who: tally[1] for who, tally in tallied.items() if who in participants}
+    last = {who: tally[1] for who, tally in tallied.items()
+            if who in participants and tally is not NONE_YET}
     for claim in claims:
         who, point = claim.participant, (claim.achieved, claim.id)
         if who in participants and (who not in last or point > last[who]):
