@@ -880,9 +880,10 @@ def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_sin
     changed (docs/adr/0012-incremental-payment-runs.md). Rows are read as plain values, not
     model instances: a national contract has hundreds of thousands of claims.
 
-    `new_since` (with `participants`): only the claims that became facts after that date (in a
-    return whose period ended after it), and those in `also_claims` (claim ids): a payment run
-    that keeps what was accepted before (ADR 0022) needs nothing older.
+    `new_since`: only the claims that became facts after that date (in a return whose period
+    ended after it), and those in `also_claims` (claim ids), of `participants` or of everyone;
+    and the events of those they belong to. A payment run that keeps what was accepted before
+    (ADR 0022) needs nothing older.
     """
     requires = verification_required(contract)
     returns = Return.objects.filter(contract=contract, period_end__lte=up_to_date).latest_versions()
@@ -914,6 +915,8 @@ def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_sin
                     "claim_id", "evidencefile__evidence_type"):
                 evidence.setdefault(claim_id, set()).add(evidence_type)
     rows.sort(key=lambda r: (r[3], r[0]))
+    if new_since is not None and participants is None:
+        participants = {row[1] for row in rows}  # only the events of those with new claims
     recorded = _recorded_events(returns, up_to_date, participants)
     no_events = ((), ())
 

@@ -95,7 +95,7 @@ def default_facts(contract, period, participants=None, **new_only):
         from outcomes.services import facts_for
     except ImportError:
         return engine.Facts()
-    if participants is None:
+    if participants is None and not new_only:
         return facts_for(contract, period.end)
     return facts_for(contract, period.end, participants=participants, **new_only)
 
@@ -203,29 +203,23 @@ def _consume_fact_changes(contract):
     return ids, touched
 
 
-def _participants_entering(contract, since, until):
-    """Participants with claims, and participants with events, that become facts between two
-    dates: those in a submitted return whose period ended after `since` and by `until`. (A
-    claim's achieved date is never after its return's period end: outcomes/validation.py
-    refuses it.)"""
-    from outcomes.models import Claim, Return
-
+def _participants_with_events_entering(contract, since, until):
+    """Participants with events that become facts between two dates: those in a submitted
+    return whose period ended after `since` and by `until`. (Participants with claims that
+    become facts then are found by reading those claims: facts_for(new_since=...).)"""
+    try:
+        from outcomes.models import ParticipantEvent, Return
+    except ImportError:
+        return set()
     if until <= since:
-        return set(), set()
+        return set()
     returns = (Return.objects.filter(contract=contract, period_end__gt=since,
                                      period_end__lte=until)
                .exclude(status="draft").values("pk"))
     # order_by(): the models' default orderings would join returns and contracts only to sort,
     # and make DISTINCT keep duplicates.
-    claims = set(Claim.objects.filter(return_record__in=returns).order_by()
-                 .values_list("participant_id", flat=True).distinct())
-    try:
-        from outcomes.models import ParticipantEvent
-    except ImportError:
-        return claims, set()
-    events = set(ParticipantEvent.objects.filter(return_record__in=returns).order_by()
-                 .values_list("participant_id", flat=True).distinct())
-    return claims, events
+    return set(ParticipantEvent.objects.filter(return_record__in=returns).order_by()
+               .values_list("participant_id", flat=True).distinct())
 
 
 def _settled_claims(claims, replay, since, period_ends, touched=frozenset()):
@@ -460,8 +454,11 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             # before its commit reached the disk, the whole run would be gone (never half of
             # it) and the next run would post exactly the same lines again (ADR 0022). So it
             # does not wait for the disk at commit, which was a tenth of a national run.
+            # Parallel query neither: runs are spread across workers, one contract each, and
+            # a few thousand rows by index gain nothing from two more processes.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 cursor.execute("SET LOCAL synchronous_commit = off")
         # One computation per contract at a time, whatever the period: each builds on what the
         # last one left in the ledger (ADR 0012).
@@ -491,30 +488,30 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             basis = None if full else _incremental_basis(contract, run, resolved, requires)
             if basis is not None:
                 mode = "incremental"
-                with_claims, with_events = _participants_entering(
+                # Every claim that became a fact since (in a return whose period has ended
+                # since, or named by the triggers), read once: it also says who has new claims.
+                new_facts = default_facts(
+                    contract, resolved.period, participants=None, new_since=basis.facts_as_of,
+                    also_claims={int(c[1:]) for ids in touched.values() for c in ids})
+                new_claims = {}
+                for claim in new_facts.claims:
+                    new_claims.setdefault(claim.participant, []).append(claim)
+                with_claims = {int(who[1:]) for who in new_claims}
+                with_events = _participants_with_events_entering(
                     contract, basis.facts_as_of, resolved.period.end)
                 # Written to in any other way than claims touched one by one: replayed whole.
                 replay = {_pseudonym(pk) for pk in (changed - touched.keys()) | with_events}
                 changed |= with_claims | with_events
                 # Those whose only news is claims, and whose tally (ADR 0022) covers none of
-                # them: their new claims are read and assessed after the tally, nothing older.
+                # them: their new claims are assessed after the tally, nothing older is read.
                 candidates = {_pseudonym(pk) for pk in changed} - replay
                 tallied = tallies.load(contract, resolved.terms_version, candidates)
                 if basis.tallies_complete:
                     # Everyone with a claim known to the last computation has a tally, so the
                     # others have no history: what is new to them is all they have.
                     tallied.update(dict.fromkeys(candidates - set(tallied), tallies.NONE_YET))
-                new_facts = default_facts(
-                    contract, resolved.period,
-                    participants={pk for pk in changed if _pseudonym(pk) in tallied},
-                    new_since=basis.facts_as_of,
-                    also_claims={int(c[1:]) for pk, ids in touched.items()
-                                 if _pseudonym(pk) in tallied for c in ids})
-                new_claims = {}
-                for claim in new_facts.claims:
-                    new_claims.setdefault(claim.participant, []).append(claim)
                 for who, found in new_claims.items():
-                    if not tallies.covers_none_of(tallied[who][1], found):
+                    if who in tallied and not tallies.covers_none_of(tallied[who][1], found):
                         del tallied[who]  # a late claim: before one the tally covers
                 history = {pk for pk in changed if _pseudonym(pk) not in tallied}
                 facts = default_facts(contract, resolved.period, participants=history)
