@@ -66,6 +66,7 @@ def test_tiny_programme_generates_runs_one_more_month_and_reruns_posting_nothing
     payable = Claim.objects.filter(return_record__contract=tariff,
                                    status__in=["passed", "verified"]).count()
     assert sql[tariff.pk][0] == payable and sql[tariff.pk][1] > 0 and seconds >= 0
+    assert payments_run.sql_aggregate(serial=True)[1] == sql  # one process: the same figures
 
     # The harness keeps February's tallies aside before the month is first run.
     assert payments_run.reset_month() == 0
@@ -126,3 +127,9 @@ def test_the_benchmark_verdict_names_every_missed_target():
                rerun_lines=4)
     missed = payments_run.verdict([bad])
     assert len(missed) == 5 and all(m.startswith("1 worker(s)") for m in missed)
+    # The ratio is judged for the most workers measured, the rest for every count.
+    two = dict(bad, workers=2, ratio=2.9)
+    missed = payments_run.verdict([bad, two])
+    assert len(missed) == 8 and not [m for m in missed if "1 worker(s): run is" in m]
+    assert payments_run.verdict([dict(ok, ratio=4.0), dict(ok, workers=2, ratio=3.1)]) == [
+        "2 worker(s): run is 3.10x the SQL aggregate > 3.0x"]
