@@ -558,9 +558,8 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             tallied, from_tally = {}, 0
             tally_for = {c.participant for c in facts.claims}
         computation = run.computations + 1
-        # Positional values in the model's field order (_LINE_FIELDS): Django's quick way to
-        # build an instance, which matters for the thousands of lines of a national contract.
-        rows = [LedgerLine(
+        # Values in the model's field order (_COPY_COLUMNS), built without Model.__init__.
+        rows = [LedgerLine.unsaved((
             None, contract.pk, run.pk, period_id, line.key, line.kind, line.rule_id,
             line.amount.quantize(CENT, ROUND_HALF_UP), line.shadow, line.subcontractor or "",
             # A reversal names no participant of its own: it belongs to the key's participant,
@@ -568,7 +567,7 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
             line.participant or owners.get(line.key, ""), line.explanation,
             dict(line.inputs), list(line.references),
             int(line.corrects) if line.corrects else None, computation, None,
-        ) for line in statement.lines]
+        )) for line in statement.lines]
         posted = _post_lines(rows)
         if requires is not None and not _capped(resolved.definition):
             # What the next run starts the participants assessed now from (ADR 0022).

@@ -89,3 +89,12 @@ def test_copy_columns_are_the_ledger_lines_fields_in_order():
     from payments.services import _COPY_COLUMNS
 
     assert list(_COPY_COLUMNS) == [f.attname for f in LedgerLine._meta.concrete_fields]
+
+
+def test_an_unsaved_line_is_the_same_as_one_built_by_django():
+    values = (None, 1, 2, "P1 2013-14", "k", "outcome", "r", Decimal("1.00"), False, "", "P9",
+              "why", {"a": "1"}, ["C1"], None, 1, None)
+    quick, slow = LedgerLine.unsaved(values), LedgerLine(*values)
+    assert [getattr(quick, f.attname) for f in LedgerLine._meta.concrete_fields] == [
+        getattr(slow, f.attname) for f in LedgerLine._meta.concrete_fields]
+    assert quick._state.adding and quick.pk is None
