@@ -271,6 +271,16 @@ def _capped(definition):
     return any(isinstance(rule, Cap) for rule in definition.rules)
 
 
+def recomputed_in_full(contract):
+    """Whether the contract's runs always recompute every participant (its terms have a cap),
+    which makes them long for their size: the nightly fan-out starts them first."""
+    version = contract.current_version()
+    try:
+        return version is not None and _capped(terms_definition(version))
+    except Exception:  # noqa: BLE001 - broken terms: due_periods reports them, not this
+        return False
+
+
 def _ledger_top(contract):
     """The contract's highest ledger line id (0 for none). Asked as max(), which PostgreSQL
     answers from the end of the (contract, id) index: "any line above N?" as EXISTS ... LIMIT 1

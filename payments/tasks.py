@@ -10,7 +10,7 @@ from django.utils import timezone
 from contracts.models import Contract
 from pbr.models import Job, JobStatus
 
-from .services import RunError, due_periods, live_contracts, run_period
+from .services import RunError, due_periods, live_contracts, recomputed_in_full, run_period
 
 
 @shared_task(bind=True, acks_late=True)
@@ -54,10 +54,12 @@ def run_due_periods(today=None):
     """Beat-scheduled: for each live contract, compute every closed period not yet approved."""
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     queued = 0
-    # Largest first (by participants): with several workers, the last task to start should be
-    # a short one, not the contract that takes longest.
-    contracts = live_contracts().annotate(size=Count("participants")).order_by("-size",
-                                                                                "reference")
+    # Longest first, so that with several workers the last task to start is a short one, not
+    # the contract that takes longest: contracts recomputed in full (a cap adds up everyone's
+    # lines, so every claim is read and assessed) before those recomputed incrementally, each
+    # group largest first (by participants).
+    contracts = sorted(live_contracts().annotate(size=Count("participants")),
+                       key=lambda c: (not recomputed_in_full(c), -c.size, c.reference))
     for contract in contracts:
         periods = [p.id for p in due_periods(contract, day)]
         if periods:

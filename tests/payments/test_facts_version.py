@@ -256,6 +256,23 @@ def test_the_nightly_fan_out_starts_the_largest_contracts_first(world_a):
                      f"Payment run {small.contract.reference}"]
 
 
+@pytest.mark.django_db
+def test_the_nightly_fan_out_starts_contracts_recomputed_in_full_first(world_a):
+    """A capped contract recomputes everyone every month: with no more participants than
+    another, it takes longest, so it is not left to the end of the night's queue."""
+    from payments.tasks import run_due_periods
+    from pbr.models import Job
+
+    small = _paid_c3(world_a, reference="C3-A-SMALL")
+    large = _paid_c3(world_a, reference="C3-B-LARGE")
+    large.prog.person(large.jun)
+    capped = contract_from(world_a, "c5-birmingham.yaml")  # a cap over everyone's lines
+    assert run_due_periods(today="2013-05-02") == 3
+    names = list(Job.objects.order_by("pk").values_list("name", flat=True))
+    assert names == [f"Payment run {ref}" for ref in (
+        capped.reference, large.contract.reference, small.contract.reference)]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_readers_fold_a_write_into_the_version_once(world_a):
     """Two readers at once (a payment run and a dashboard refresh, say): the second waits for
