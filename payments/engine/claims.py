@@ -34,12 +34,22 @@ class Refused(Exception):
 class Accepted:
     # participant -> accepted, in order: Claim, or AcceptedClaim for those accepted before
     claims: dict[str, list[Claim | AcceptedClaim]] = field(default_factory=dict)
+    # participant -> outcome -> accepted, built for a participant when first asked
+    _by_outcome: dict[str, dict[str, list]] = field(default_factory=dict, repr=False)
 
-    def of(self, participant: str, outcome: str) -> list[Claim | AcceptedClaim]:
-        return [c for c in self.claims.get(participant, []) if c.outcome == outcome]
+    def of(self, participant: str, outcome: str) -> tuple[Claim | AcceptedClaim, ...]:
+        mine = self._by_outcome.get(participant)
+        if mine is None:
+            mine = self._by_outcome[participant] = {}
+            for claim in self.claims.get(participant, ()):
+                mine.setdefault(claim.outcome, []).append(claim)
+        return tuple(mine.get(outcome, ()))
 
     def add(self, claim: Claim) -> None:
         self.claims.setdefault(claim.participant, []).append(claim)
+        mine = self._by_outcome.get(claim.participant)
+        if mine is not None:
+            mine.setdefault(claim.outcome, []).append(claim)
 
 
 @dataclass(frozen=True)
