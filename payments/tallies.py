@@ -3,8 +3,9 @@
 A monthly run recomputes the participants with new claims. Most of them are part-way through a
 series (a job outcome, then up to 26 sustainment payments), and placing the new claim needs
 what was accepted for them before: how many payments, when the series started, whether the
-once-only outcome was paid. Reading and replaying each one's history for that is most of a
-national run's time, so the last computation's answer is kept here, one row per participant.
+once-only outcome was paid. Reading and replaying each one's history for that meant about a
+million claims and a million ledger lines a national month, so the last computation's answer
+is kept here, one row per participant.
 
 A tally answers for a participant only when every claim of theirs that the run reads as new
 comes after every claim the tally covers, in the engine's order (achieved, id); otherwise the
