@@ -23,6 +23,7 @@ from contracts.models import Contract, TermsStatus
 from payments import engine
 from payments.engine.flowdown import allocate as engine_allocate
 from pbr import audit
+from pbr.lookups import chunks
 
 from . import pgcopy, tallies
 from .fact_changes import contract_facts_version
@@ -108,12 +109,6 @@ def _requires_verification(contract):
     return bool(verification_required(contract))
 
 
-def _chunks(items, size=20000):
-    items = list(items)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def _engine_ledger(contract, participants=None):
     """The contract's ledger as the engine reads it (see _ledger_and_owners)."""
     return _ledger_and_owners(contract, participants)[0]
@@ -132,7 +127,7 @@ def _ledger_and_owners(contract, participants=None):
         rows = list(base.values_list(*_LEDGER_FIELDS))
     else:
         rows = list(base.filter(participant="").values_list(*_LEDGER_FIELDS))
-        for chunk in _chunks(sorted(participants)):
+        for chunk in chunks(sorted(participants)):
             rows += base.filter(participant__anyof=chunk).values_list(*_LEDGER_FIELDS)
     return _as_ledger(rows)
 
@@ -141,7 +136,7 @@ def _ledger_for_keys(contract, keys):
     """The contract's lines with these keys, for the engine, and each key's participant."""
     base = LedgerLine.objects.filter(contract=contract)
     rows = []
-    for chunk in _chunks(sorted(keys)):
+    for chunk in chunks(sorted(keys)):
         rows += base.filter(key__anyof=chunk).values_list(*_LEDGER_FIELDS)
     return _as_ledger(rows)
 
@@ -198,7 +193,7 @@ def _consume_fact_changes(contract):
         if claim is not None and participant not in whole:
             touched.setdefault(participant, set()).add(f"C{claim}")
     if ids:
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             FactChange.objects.filter(participant_id__anyof=chunk).filter(Exists(mine)).delete()
     return ids, touched
 

@@ -18,15 +18,10 @@ import json
 from django.db import connection
 
 from payments import engine
+from pbr.lookups import chunks
 
 from . import pgcopy
 from .models import ParticipantTally
-
-
-def _chunks(items, size=20000):
-    items = list(items)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def load(contract, terms_version, participants):
@@ -40,7 +35,7 @@ def load(contract, terms_version, participants):
     new, cls = tuple.__new__, engine.AcceptedClaim
 
     rows = ParticipantTally.objects.filter(contract=contract, terms_version=terms_version)
-    for chunk in _chunks(sorted(participants)):
+    for chunk in chunks(sorted(participants)):
         for who, accepted, through_achieved, through_claim in rows.filter(
                 participant__anyof=chunk).values_list("participant", "accepted",
                                                       "through_achieved", "through_claim"):
@@ -105,7 +100,7 @@ def save(contract, terms_version, accepted, claims, participants, *, tallied=Non
     if replace_all:
         mine.delete()
     else:
-        for chunk in _chunks(set(participants) - {row[0] for row in found}):
+        for chunk in chunks(set(participants) - {row[0] for row in found}):
             mine.filter(participant__anyof=chunk).delete()
     if connection.vendor == "postgresql":
         _upsert_copy(contract, terms_version, found)

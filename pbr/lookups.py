@@ -24,5 +24,13 @@ class AnyOf(Lookup):
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
 
 
+def chunks(items, size=20000):
+    """`items` in lists of at most `size`: SQLite allows only so many parameters in a query,
+    so a long `anyof` (or `in`) list is asked for in parts."""
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
 Field.register_lookup(AnyOf)
 ForeignObject.register_lookup(AnyOf)  # participant_id__anyof: a foreign key's own column
