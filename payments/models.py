@@ -113,8 +113,11 @@ class LedgerLine(models.Model):
     # No single-column indexes on contract, run or key: every lookup by contract is served by
     # the (contract, ...) indexes below and every lookup by run by the unique constraint's
     # (run, computation, key) index; each extra index slows every line a run posts.
+    # The database checks the contract and the corrected line for a whole statement at once,
+    # not as foreign keys row by row (payments/ledger_checks.py, ADR 0023): the contract must be
+    # the run's, the corrected line one of the contract's. The run keeps its foreign key.
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="ledger_lines",
-                                 db_index=False)
+                                 db_index=False, db_constraint=False)
     run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="lines",
                             db_index=False)
     period_id = models.CharField(max_length=40)
@@ -129,7 +132,7 @@ class LedgerLine(models.Model):
     inputs = models.JSONField(default=dict, blank=True)
     references = models.JSONField(default=list, blank=True)
     corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="corrections", db_index=False)
+                                 related_name="corrections", db_index=False, db_constraint=False)
     computation = models.PositiveIntegerField(help_text="Which computation of the run posted it.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,10 +3,11 @@ arrives exactly as given, whatever characters it holds, ids rise in posting orde
 unique constraint still refuses a double post. The ledger keeps only the indexes its lookups
 use."""
 
+import os
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from payments.models import LedgerLine, PaymentRun
 from payments.services import _post_lines
@@ -98,3 +99,71 @@ def test_an_unsaved_line_is_the_same_as_one_built_by_django():
     assert [getattr(quick, f.attname) for f in LedgerLine._meta.concrete_fields] == [
         getattr(slow, f.attname) for f in LedgerLine._meta.concrete_fields]
     assert quick._state.adding and quick.pk is None
+
+
+# --- what the database checks of each line (payments/ledger_checks.py, ADR 0023) ---------------
+
+
+def _other_run(world, run):
+    """A run of a second contract."""
+    other = contract_from(world, "c2-southend.yaml")
+    period = periods_of(other)[0]
+    return PaymentRun.objects.create(
+        contract=other, period_id=period.id, period_index=period.index,
+        period_start=period.start, period_end=period.end, terms_version=other.current_version())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["post", "save"])
+def test_a_line_whose_contract_is_not_its_runs_is_refused_whole(world_a, how):
+    run = _run(world_a)
+    other = _other_run(world_a, run)
+    rows = [_line(run, 1), _line(run, 2, contract=other.contract), _line(run, 3)]
+    with pytest.raises(IntegrityError, match="run"), transaction.atomic():
+        if how == "post":
+            _post_lines(rows)
+        else:
+            for row in rows:
+                row.save()
+    assert not LedgerLine.objects.filter(run=run).exists()  # nothing of the statement is written
+
+
+@pytest.mark.django_db
+def test_a_correction_must_correct_a_line_of_its_own_contract(world_a):
+    run = _run(world_a)
+    other = _other_run(world_a, run)
+    [mine] = _post_lines([_line(run, 1)])
+    [theirs] = _post_lines([_line(other, 1, contract=other.contract)])
+    [fixed] = _post_lines([_line(run, 2, corrects=mine, amount=Decimal("-400.00"))])
+    assert fixed.corrects == mine and list(mine.corrections.all()) == [fixed]
+    for target in (theirs.pk, theirs.pk + mine.pk + 1000):  # another contract's; none at all
+        with pytest.raises(IntegrityError, match="correct"), transaction.atomic():
+            _post_lines([_line(run, 3), _line(run, 4, corrects_id=target)])
+    assert LedgerLine.objects.filter(run=run).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_run_with_lines_cannot_be_deleted_in_the_database(world_a):
+    run = _run(world_a)
+    _post_lines([_line(run, 1)])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM payments_paymentrun WHERE id = %s", [run.pk])
+        connection.check_constraints()  # the key is checked at commit; SQLite checks it here
+    assert PaymentRun.objects.filter(pk=run.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sql", ["UPDATE payments_ledgerline SET amount = 0 WHERE id = %s",
+                                 "DELETE FROM payments_ledgerline WHERE id = %s"])
+def test_ledger_lines_are_append_only_in_postgresql(world_a, sql):
+    if connection.vendor != "postgresql":
+        if os.environ.get("PBR_REQUIRE_POSTGRES"):
+            pytest.fail("PBR_REQUIRE_POSTGRES is set but the tests are not running on PostgreSQL.")
+        pytest.skip("the append-only trigger is PostgreSQL's (SQLite test databases are emptied "
+                    "with DELETE)")
+    run = _run(world_a)
+    [line] = _post_lines([_line(run, 1)])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute(sql, [line.pk])
+    assert LedgerLine.objects.get(pk=line.pk).amount == Decimal("400.00")
