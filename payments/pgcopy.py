@@ -2,6 +2,8 @@
 
 import io
 
+import orjson
+
 
 def text(value):
     """A text value as a field of COPY's text format: backslash, tab, newline and carriage
@@ -9,6 +11,12 @@ def text(value):
     up in turn, ten times slower on the explanations' "£".)"""
     return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
             .replace("\r", "\\r"))
+
+
+def json_text(value):
+    """`value` as JSON text, for a jsonb column: what json.dumps gives, without its spaces, in
+    a tenth of the time (orjson). A national month writes about 250,000 such values."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def copy_in(cursor, table, columns, lines):

@@ -4,7 +4,6 @@
 """
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -327,18 +326,15 @@ _COPY_COLUMNS = ("id", "contract_id", "run_id", "period_id", "key", "kind", "rul
                  "corrects_id", "computation", "created_at")
 
 
-_json = json.JSONEncoder().encode  # json.dumps without its per-call set-up
-
-
 def _copy_row(row, created):
     """One ledger line as a row of COPY's text format, in _COPY_COLUMNS order; JSON fields as
-    the JSONField itself writes them (json.dumps). The text fields are joined with NUL (which
+    JSON text (pgcopy.json_text). The text fields are joined with NUL (which
     PostgreSQL text cannot hold) and escaped in one pass, then the NULs become tabs."""
     corrects = "\\N" if row.corrects_id is None else str(row.corrects_id)
     text = pgcopy.text("\0".join((
         row.period_id, row.key, row.kind, row.rule_id, str(row.amount),
         "t" if row.shadow else "f", row.subcontractor, row.participant, row.explanation,
-        _json(row.inputs), _json(row.references)))).replace("\0", "\t")
+        pgcopy.json_text(row.inputs), pgcopy.json_text(row.references)))).replace("\0", "\t")
     return (f"{row.pk}\t{row.contract_id}\t{row.run_id}\t{text}\t{corrects}\t"
             f"{row.computation}\t{created}\n")
 
@@ -412,7 +408,7 @@ class _CarriedRefusals:
                 cursor.execute(
                     "UPDATE payments_paymentrun SET refusals = (SELECT b.refusals FROM "
                     "payments_paymentrun b WHERE b.id = %s) || %s::jsonb WHERE id = %s",
-                    [self.basis_pk, json.dumps(self.new), run.pk])
+                    [self.basis_pk, pgcopy.json_text(self.new), run.pk])
                 return
             cursor.execute(
                 "UPDATE payments_paymentrun SET refusals = coalesce(("
@@ -420,7 +416,7 @@ class _CarriedRefusals:
                 "jsonb_array_elements(b.refusals) WITH ORDINALITY AS x(e, n) WHERE b.id = %s "
                 "AND (NOT coalesce(e->>'participant', '') = ANY(%s::text[]) "
                 "OR e->>'claim' = ANY(%s::text[]))), '[]'::jsonb) || %s::jsonb WHERE id = %s",
-                [self.basis_pk, self.recomputed, sorted(self.settled), json.dumps(self.new),
+                [self.basis_pk, self.recomputed, sorted(self.settled), pgcopy.json_text(self.new),
                  run.pk])
 
 

@@ -13,9 +13,11 @@ participant's history is read and replayed as before (ADR 0012), and the tally r
 """
 
 import datetime as dt
-import json
 
+import orjson
 from django.db import connection
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from payments import engine
 from pbr.lookups import chunks
@@ -34,11 +36,16 @@ def load(contract, terms_version, participants):
     # tuple.__new__ straight: a named tuple's own __new__ is Python, three times slower.
     new, cls = tuple.__new__, engine.AcceptedClaim
 
-    rows = ParticipantTally.objects.filter(contract=contract, terms_version=terms_version)
+    # The JSON as text, parsed here by orjson: the JSONField's own json.loads was a third of
+    # the time a national month spends reading tallies.
+    rows = (ParticipantTally.objects.filter(contract=contract, terms_version=terms_version)
+            .annotate(accepted_text=Cast("accepted", TextField())))
+    loads = orjson.loads
     for chunk in chunks(sorted(participants)):
-        for who, accepted, through_achieved, through_claim in rows.filter(
-                participant__anyof=chunk).values_list("participant", "accepted",
+        for who, text, through_achieved, through_claim in rows.filter(
+                participant__anyof=chunk).values_list("participant", "accepted_text",
                                                       "through_achieved", "through_claim"):
+            accepted = loads(text)
             claims = []
             for claim, outcome, achieved, attached in accepted:
                 on = days.get(achieved) or days.setdefault(achieved, from_ordinal(achieved))
@@ -128,7 +135,7 @@ def _upsert_copy(contract, terms_version, found):
         cursor.execute("TRUNCATE payments_tally_in")
         pgcopy.copy_in(cursor, "payments_tally_in",
                        ("participant", "accepted", "through_achieved", "through_claim"),
-                       (f"{e(who)}\t{e(json.dumps(acc))}\t{day.isoformat()}\t{e(claim)}\n"
+                       (f"{e(who)}\t{e(pgcopy.json_text(acc))}\t{day.isoformat()}\t{e(claim)}\n"
                         for who, acc, day, claim in found))
         cursor.execute(
             "INSERT INTO payments_participanttally (contract_id, terms_version_id, participant, "
