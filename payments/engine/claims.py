@@ -30,6 +30,9 @@ class Refused(Exception):
         self.rule_id = rule_id
 
 
+_NONE: list = []  # Accepted.of() for an outcome with nothing accepted (never added to)
+
+
 @dataclass
 class Accepted:
     # participant -> accepted, in order: Claim, or AcceptedClaim for those accepted before
@@ -37,13 +40,16 @@ class Accepted:
     # participant -> outcome -> accepted, built for a participant when first asked
     _by_outcome: dict[str, dict[str, list]] = field(default_factory=dict, repr=False)
 
-    def of(self, participant: str, outcome: str) -> tuple[Claim | AcceptedClaim, ...]:
+    def of(self, participant: str, outcome: str) -> list[Claim | AcceptedClaim]:
+        """The participant's accepted claims of `outcome`, in order. The list itself, not a
+        copy (one per check of every claim added up): read it, never change it, and do not
+        keep it past the next add()."""
         mine = self._by_outcome.get(participant)
         if mine is None:
             mine = self._by_outcome[participant] = {}
             for claim in self.claims.get(participant, ()):
                 mine.setdefault(claim.outcome, []).append(claim)
-        return tuple(mine.get(outcome, ()))
+        return mine.get(outcome, _NONE)
 
     def add(self, claim: Claim) -> None:
         self.claims.setdefault(claim.participant, []).append(claim)
@@ -96,13 +102,16 @@ def _check_common(ctx: Context, claim: Claim, outcome: Outcome, accepted: Accept
         raise Refused("ineligible", f"{outcome.name or outcome.code} is not open to segment "
                       f"{claim.segment or '(none)'}; eligible: "
                       f"{', '.join(outcome.eligible_segments)}.")
-    missing = [e for e in outcome.evidence if e not in claim.evidence]
-    if missing:
-        raise Refused("evidence_missing", f"evidence required but not supplied: "
-                      f"{', '.join(missing)}.")
-    voiding = [e for e in claim.events if e in outcome.voided_by]
-    if voiding:
-        raise Refused("voided", f"the outcome is void because {', '.join(voiding)} was recorded.")
+    if outcome.evidence:
+        missing = [e for e in outcome.evidence if e not in claim.evidence]
+        if missing:
+            raise Refused("evidence_missing", f"evidence required but not supplied: "
+                          f"{', '.join(missing)}.")
+    if claim.events:
+        voiding = [e for e in claim.events if e in outcome.voided_by]
+        if voiding:
+            raise Refused("voided", f"the outcome is void because {', '.join(voiding)} was "
+                          "recorded.")
     for i, window in enumerate(outcome.sustainment):
         seen = claim.adverse_events[i] if i < len(claim.adverse_events) else 0
         if seen > window.max_adverse_events:
@@ -218,7 +227,12 @@ def _amount(ctx: Context, claim: Claim, outcome: Outcome, pricing: Pricing) -> t
         return amount, (f"grade {grade} ({share}) pays {gbp(level.price)}{units} = "
                         f"{gbp(amount)}"), {"grade": grade, "price": str(level.price)}
     price = pricing.price
-    base, how = _base_price(rule, price)
+    # The same for every claim at this price: worked out once a run.
+    memo_key = ("base_price", id(price))
+    found = ctx.memo.get(memo_key)
+    if found is None:
+        found = ctx.memo[memo_key] = _base_price(rule, price)
+    base, how = found
     inputs = {"base_price": str(base)}
     if outcome.kind == "progression":
         if claim.step_from is None or claim.step_to is None:
@@ -233,10 +247,17 @@ def _amount(ctx: Context, claim: Claim, outcome: Outcome, pricing: Pricing) -> t
         return amount, (f"step {claim.step_from} to step {claim.step_to} on the {outcome.steps}-"
                         f"step scale: {gbp(base)} × {gained} steps gained ÷ {span} = "
                         f"{gbp(amount)}"), inputs
+    tapers_key = ("tapers", id(rule), claim.outcome)
+    tapers = ctx.memo.get(tapers_key)
+    if tapers is None:
+        tapers = ctx.memo[tapers_key] = sorted(
+            (t for t in rule.tapers if t.outcome == claim.outcome),
+            key=lambda t: t.from_contract_year)
+    if not tapers:
+        return base, f"price {how}", inputs
     taper = None
     year = contract_year(ctx.defn, claim.achieved)
-    for t in sorted((t for t in rule.tapers if t.outcome == claim.outcome),
-                    key=lambda t: t.from_contract_year):
+    for t in tapers:
         if year >= t.from_contract_year:
             taper = t
     if taper is None:
