@@ -21,7 +21,7 @@ from contracts.definition.money import fmt_number, gbp
 from contracts.models import Contract, TermsStatus
 from payments import engine
 from payments.engine.flowdown import allocate as engine_allocate
-from pbr import audit
+from pbr import audit, collector
 from pbr.lookups import chunks
 
 from . import pgcopy, tallies
@@ -429,6 +429,7 @@ def _pseudonym(participant_id):
     return f"P{participant_id}"
 
 
+@collector.paused()
 def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=False):
     """Compute a period and post the difference. Returns (run, lines posted now).
 
@@ -438,6 +439,8 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
     Without `facts`, the run reads them itself and, when the last computation allows it,
     recomputes only the participants whose facts changed since (ADR 0012); `full=True` forces
     a full recomputation. Both post exactly the same lines.
+
+    Python's cyclic garbage collector is paused meanwhile (pbr.collector, ADR 0024).
     """
     if actor is not None:
         decision = can_run_payments(actor, contract)
