@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from contracts.models import Contract
+from outcomes.models import Participant
 from pbr.models import Job, JobStatus
 
 from .services import RunError, due_periods, live_contracts, recomputed_in_full, run_period
@@ -53,16 +54,28 @@ def enqueue_contract_run(contract, period_ids, *, actor=None):
 def run_due_periods(today=None):
     """Beat-scheduled: for each live contract, compute every closed period not yet approved."""
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
-    queued = 0
     # Longest first, so that with several workers the last task to start is a short one, not
     # the contract that takes longest: contracts recomputed in full (a cap adds up everyone's
     # lines, so every claim is read and assessed) before those recomputed incrementally, each
-    # group largest first (by participants).
-    contracts = sorted(live_contracts().annotate(size=Count("participants")),
-                       key=lambda c: (not recomputed_in_full(c), -c.size, c.reference))
-    for contract in contracts:
-        periods = [p.id for p in due_periods(contract, day)]
-        if periods:
-            enqueue_contract_run(contract, periods)
-            queued += 1
+    # group largest first (by participants). The first group is enqueued before the second is
+    # counted: counting a national programme's participants takes a moment the workers need
+    # not wait for.
+    contracts = list(live_contracts())
+    full = [c for c in contracts if recomputed_in_full(c)]
+    queued = 0
+    for group in (full, [c for c in contracts if c not in full]):
+        sizes = _participants(group)
+        for contract in sorted(group, key=lambda c: (-sizes.get(c.pk, 0), c.reference)):
+            periods = [p.id for p in due_periods(contract, day)]
+            if periods:
+                enqueue_contract_run(contract, periods)
+                queued += 1
     return queued
+
+
+def _participants(contracts):
+    """{contract id: participants} for the given contracts."""
+    if not contracts:
+        return {}
+    return dict(Participant.objects.filter(contract__in=[c.pk for c in contracts]).order_by()
+                .values("contract").annotate(n=Count("id")).values_list("contract", "n"))
