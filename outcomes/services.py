@@ -23,6 +23,7 @@ from contracts.definition.model import Tariff
 from contracts.models import TermsStatus
 from payments import engine
 from pbr import audit
+from pbr.lookups import Many, chunks
 
 from . import permissions
 from .external import external_facts
@@ -854,12 +855,11 @@ def _recorded_events(returns, up_to_date, participants=None):
     return found
 
 
-def _participant_scopes(participants, size=20000):
+def _participant_scopes(participants):
     """[None] for everyone, else the participant ids in chunks (SQLite limits parameters)."""
     if participants is None:
         return [None]
-    ids = sorted(participants)
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+    return list(chunks(sorted(participants)))
 
 
 CLAIM_FACT_FIELDS = (
@@ -899,7 +899,7 @@ def facts_for(contract, up_to_date: datetime.date, participants=None, *, new_sin
         fresh = returns.filter(period_end__gt=new_since)
         sources = [claims.filter(return_record__in=fresh)]
         if also_claims:
-            sources.append(claims.filter(pk__anyof=sorted(also_claims))
+            sources.append(claims.filter(pk__anyof=Many(sorted(also_claims)))
                            .exclude(return_record__in=fresh))
     for source, scope in itertools.product(sources, _participant_scopes(participants)):
         if scope is None:
