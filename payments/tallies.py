@@ -31,8 +31,7 @@ def load(contract, terms_version, participants):
     accepted claims as stored)} for those of `participants` with a tally written under
     `terms_version`."""
     found = {}
-    days = {}  # a national month's tallies hold a million dates, of a few thousand days
-    from_ordinal = dt.date.fromordinal
+    days = _Days()  # a national month's tallies hold a million dates, of a few thousand days
     # tuple.__new__ straight: a named tuple's own __new__ is Python, three times slower.
     new, cls = tuple.__new__, engine.AcceptedClaim
 
@@ -46,14 +45,18 @@ def load(contract, terms_version, participants):
                 participant__anyof=chunk).values_list("participant", "accepted_text",
                                                       "through_achieved", "through_claim"):
             accepted = loads(text)
-            claims = []
-            for claim, outcome, achieved, attached in accepted:
-                on = days.get(achieved) or days.setdefault(achieved, from_ordinal(achieved))
-                since = None if not attached else (
-                    days.get(attached) or days.setdefault(attached, from_ordinal(attached)))
-                claims.append(new(cls, (claim, who, outcome, on, since)))
-            found[who] = (tuple(claims), (through_achieved, through_claim), accepted)
+            claims = tuple([new(cls, (claim, who, outcome, days[achieved], days[attached]))
+                            for claim, outcome, achieved, attached in accepted])
+            found[who] = (claims, (through_achieved, through_claim), accepted)
     return found
+
+
+class _Days(dict):
+    """Ordinal -> date, each made once (None -> None: no attachment date)."""
+
+    def __missing__(self, ordinal):
+        day = self[ordinal] = None if ordinal is None else dt.date.fromordinal(ordinal)
+        return day
 
 
 # The tally of a participant with no claim yet: nothing accepted, nothing covered.

@@ -3,6 +3,7 @@ progression steps. Every claim ends as a line (possibly £0 for unpaid outcomes)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,8 +18,10 @@ from .types import AcceptedClaim, Claim, Line, Refusal
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@functools.lru_cache(maxsize=8192)
 def _d(day: date) -> str:
-    # Same text as strftime("%d %b %Y") without the leading zero, without strftime's cost.
+    # Same text as strftime("%d %b %Y") without the leading zero, without strftime's cost;
+    # a run writes the same few thousand days into a hundred thousand explanations.
     return f"{day.day} {MONTH_ABBR[day.month - 1]} {day.year}"
 
 
