@@ -518,8 +518,11 @@ def run_period(contract, period_id, *, actor=None, facts=None, job=None, full=Fa
                     if who in tallied and not tallies.covers_none_of(tallied[who][1], found):
                         del tallied[who]  # a late claim: before one the tally covers
                 history = {pk for pk in changed if _pseudonym(pk) not in tallied}
-                facts = default_facts(contract, resolved.period, participants=history)
-                facts = dataclasses.replace(facts, claims=facts.claims + tuple(
+                # The contract-level facts (indicators, datasets, samples) are the new read's:
+                # the same for every participant. Only the others' claims are read again.
+                older = (default_facts(contract, resolved.period, participants=history).claims
+                         if history else ())
+                facts = dataclasses.replace(new_facts, claims=older + tuple(
                     c for c in new_facts.claims if c.participant in tallied))
                 recomputed = {_pseudonym(pk) for pk in history}
                 ledger, owners = _ledger_and_owners(contract, participants=recomputed)

@@ -398,8 +398,8 @@ def test_new_claims_after_a_tally_are_assessed_without_reading_the_history(world
     run, _lines = run_period(contract, jul.id)  # not run_both: its full run reads everything
     assert run.mode == "incremental" and run.participants_from_tally == 2
     # Only the two new claims were read (the month's, whoever they belong to); nobody's
-    # history.
-    assert reads == [(None, "new", {f"C{again.pk}", f"C{entry.pk}"}), (set(), "history", set())]
+    # history, and the contract-level facts once, with them.
+    assert reads == [(None, "new", {f"C{again.pk}", f"C{entry.pk}"})]
     [refusal] = [r for r in run.refusals if r["claim"] == f"C{again.pk}"]
     assert refusal["code"] == "duplicate"  # known from a's tally alone
 
