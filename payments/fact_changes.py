@@ -34,6 +34,8 @@ from django.db import transaction
 from django.db.models import Exists
 from django.utils import timezone
 
+from pbr import triggers
+
 FACT_CHANGE = "INSERT INTO payments_factchange(participant_id)"
 FACT_CHANGE_CLAIM = "INSERT INTO payments_factchange(participant_id, claim_id)"
 MARK = "INSERT INTO payments_contractfactmark(contract_id)"
@@ -240,25 +242,20 @@ def _sqlite_sql(tables):
 
 def install_triggers(connection=None):
     """Create (or refresh) the fact-change triggers. Idempotent."""
-    connection = connection or default_connection
-    tables = set(connection.introspection.table_names())
-    if not {"payments_factchange", "payments_contractfactmark"} <= tables:
-        return False
+    return triggers.install(connection or default_connection,
+                            ("payments_factchange", "payments_contractfactmark"), _statements)
+
+
+def _statements(connection, tables):
     if connection.vendor == "postgresql":
-        statements = _pg_sql(tables)
-    elif connection.vendor == "sqlite":
+        return _pg_sql(tables)
+    if connection.vendor == "sqlite":
         # Drop every trigger of ours first: the names and bodies of older versions differ.
         with connection.cursor() as cursor:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
                            "name LIKE 'pbr\\_fc\\_%' ESCAPE '\\'")
-            statements = [f"DROP TRIGGER {name}" for (name,) in cursor.fetchall()]
-        statements += _sqlite_sql(tables)
-    else:
-        return False
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-    return True
+            return [f"DROP TRIGGER {name}" for (name,) in cursor.fetchall()] + _sqlite_sql(tables)
+    return None
 
 
 def triggers_installed(connection=None):

@@ -23,7 +23,8 @@ drops its triggers, whenever a migration alters it).
 """
 
 from django.db import connection as default_connection
-from django.db import transaction
+
+from pbr import triggers
 
 _PG = r"""
 CREATE OR REPLACE FUNCTION payments_ledger_references() RETURNS trigger AS $$
@@ -89,20 +90,12 @@ _SQLITE = [
 
 def install(connection=None):
     """Create (or refresh) the ledger's triggers. Idempotent."""
-    connection = connection or default_connection
-    tables = set(connection.introspection.table_names())
-    if not {"payments_ledgerline", "payments_paymentrun"} <= tables:
-        return False
-    if connection.vendor == "postgresql":
-        statements = [_PG]
-    elif connection.vendor == "sqlite":
-        statements = _SQLITE
-    else:
-        return False
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-    return True
+    return triggers.install(connection or default_connection,
+                            ("payments_ledgerline", "payments_paymentrun"), _statements)
+
+
+def _statements(connection, tables):
+    return {"postgresql": [_PG], "sqlite": _SQLITE}.get(connection.vendor)
 
 
 def on_post_migrate(sender, using="default", **kwargs):
