@@ -4,6 +4,7 @@ progression steps. Every claim ends as a line (possibly £0 for unpaid outcomes)
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,9 +34,6 @@ class Refused(Exception):
         self.rule_id = rule_id
 
 
-_NONE: list = []  # Accepted.of() for an outcome with nothing accepted (never added to)
-
-
 @dataclass
 class Accepted:
     # participant -> accepted, in order: Claim, or AcceptedClaim for those accepted before
@@ -43,16 +41,16 @@ class Accepted:
     # participant -> outcome -> accepted, built for a participant when first asked
     _by_outcome: dict[str, dict[str, list]] = field(default_factory=dict, repr=False)
 
-    def of(self, participant: str, outcome: str) -> list[Claim | AcceptedClaim]:
+    def of(self, participant: str, outcome: str) -> Sequence[Claim | AcceptedClaim]:
         """The participant's accepted claims of `outcome`, in order. The list itself, not a
         copy (one per check of every claim added up): read it, never change it, and do not
-        keep it past the next add()."""
+        keep it past the next add(). An empty tuple when there are none."""
         mine = self._by_outcome.get(participant)
         if mine is None:
             mine = self._by_outcome[participant] = {}
             for claim in self.claims.get(participant, ()):
                 mine.setdefault(claim.outcome, []).append(claim)
-        return mine.get(outcome, _NONE)
+        return mine.get(outcome, ())
 
     def add(self, claim: Claim) -> None:
         self.claims.setdefault(claim.participant, []).append(claim)
